@@ -1,0 +1,13 @@
+# ENABLE_ASAN / ENABLE_UBSAN add compile and link flags to every target (libuv's pattern).
+set(PDSIM_SAN_FLAGS "")
+if(ENABLE_ASAN)
+  list(APPEND PDSIM_SAN_FLAGS -fsanitize=address)
+endif()
+if(ENABLE_UBSAN)
+  list(APPEND PDSIM_SAN_FLAGS -fsanitize=undefined -fno-sanitize-recover=undefined)
+endif()
+if(PDSIM_SAN_FLAGS)
+  list(APPEND PDSIM_SAN_FLAGS -fno-omit-frame-pointer)
+  add_compile_options(${PDSIM_SAN_FLAGS})
+  add_link_options(${PDSIM_SAN_FLAGS})
+endif()

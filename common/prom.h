@@ -1,0 +1,45 @@
+/*
+ * prom: Prometheus text exposition (format 0.0.4) and lock-free histograms.
+ *
+ * Histograms are updated from many threads with atomics (no lock on the hot
+ * path) and formatted into a buf on scrape. This module knows nothing about
+ * vLLM metric names; simulator/sim_metrics.c owns those.
+ */
+#ifndef PDSIM_COMMON_PROM_H
+#define PDSIM_COMMON_PROM_H
+
+#include "common/buf.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct prom_hist {
+    const double *bounds;     /* borrowed, ascending upper bounds, without +Inf */
+    size_t nbounds;
+    _Atomic uint64_t *counts; /* owned; nbounds + 1 non-cumulative buckets (last = +Inf) */
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_bits; /* a double stored as bits, updated with CAS */
+};
+
+/* Set up an empty histogram over bounds (which must outlive it). */
+void prom_hist_init(struct prom_hist *h, const double *bounds, size_t nbounds);
+/* Free the bucket array. Accepts NULL. */
+void prom_hist_release(struct prom_hist *h);
+/* Record one value. Thread-safe, lock-free. */
+void prom_hist_observe(struct prom_hist *h, double v);
+/* Number of observations so far. Thread-safe. */
+uint64_t prom_hist_count(const struct prom_hist *h);
+
+/* "# HELP name help\n# TYPE name type\n". Returns 0 or -E2BIG. */
+int prom_write_header(struct buf *b, const char *name, const char *help, const char *type);
+/* "name{labels} value\n"; labels is the inside of the braces, already
+ * escaped (may be "" for none). Returns 0 or -E2BIG. */
+int prom_write_sample(struct buf *b, const char *name, const char *labels, double v);
+/* The _bucket (cumulative, le="+Inf" last), _sum and _count lines. */
+int prom_write_hist(struct buf *b, const char *name, const char *labels,
+                    const struct prom_hist *h);
+/* Append v escaped as a label value (backslash, quote, newline). */
+int prom_escape_label(struct buf *b, const char *v);
+
+#endif

@@ -1,0 +1,506 @@
+#include "simulator/sim_config.h"
+
+#include "common/duration.h"
+#include "common/xalloc.h"
+#include "common/ycfg.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum ftype { F_INT, F_STR, F_LIST, F_DUR, F_FLOAT, F_MODE, F_CALC, F_SEED, F_IGNORED, F_CONFIG };
+
+struct flagdef {
+    const char *name;
+    enum ftype type;
+    size_t off;
+    long min, max; /* F_INT range */
+    const char *def; /* default as shown in --help */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct sim_config, f)
+
+static const struct flagdef flags[] = {
+    {"config", F_CONFIG, OFF(config_path), 0, 0, "", "YAML file whose keys are these flag names"},
+    {"host", F_STR, OFF(host), 0, 0, "0.0.0.0", "listen address (pdsim extension, as vLLM)"},
+    {"port", F_INT, OFF(port), 0, 65535, "8000", "listen port; 0 picks a free port (logged)"},
+    {"model", F_STR, OFF(model), 0, 0, "", "base model name (required; env SIM_MODEL)"},
+    {"served-model-name", F_LIST, OFF(served), 0, 0, "[model]",
+     "served model names (a list); the first is shown in responses"},
+    {"mode", F_MODE, OFF(mode), 0, 0, "random", "response text: random or echo"},
+    {"seed", F_SEED, OFF(seed), 0, 0, "current time", "random seed (responses, jitter, ids)"},
+    {"max-num-seqs", F_INT, OFF(max_num_seqs), 1, INT_MAX, "5", "requests running at once"},
+    {"max-waiting-queue-length", F_INT, OFF(max_waiting_queue_length), 0, INT_MAX, "1000",
+     "requests waiting for a slot; more get 429"},
+    {"max-model-len", F_INT, OFF(max_model_len), 1, INT_MAX, "1024", "context window in tokens"},
+    {"time-to-first-token", F_DUR, OFF(ttft), 0, 0, "0s", "time to first token"},
+    {"time-to-first-token-std-dev", F_DUR, OFF(ttft_sd), 0, 0, "0s",
+     "its standard deviation (<= 0.3x the mean)"},
+    {"inter-token-latency", F_DUR, OFF(itl), 0, 0, "0s", "time between output tokens"},
+    {"inter-token-latency-std-dev", F_DUR, OFF(itl_sd), 0, 0, "0s",
+     "its standard deviation (<= 0.3x the mean)"},
+    {"prefill-overhead", F_DUR, OFF(prefill_overhead), 0, 0, "0s", "fixed prefill time"},
+    {"prefill-time-per-token", F_DUR, OFF(prefill_per_token), 0, 0, "0s",
+     "prefill time per uncached prompt token"},
+    {"prefill-time-std-dev", F_DUR, OFF(prefill_sd), 0, 0, "0s", "prefill standard deviation"},
+    {"kv-cache-transfer-latency", F_DUR, OFF(kv_latency), 0, 0, "0s",
+     "time to first token of a remote-prefill (P/D decode) request"},
+    {"kv-cache-transfer-latency-std-dev", F_DUR, OFF(kv_latency_sd), 0, 0, "0s",
+     "its standard deviation (<= 0.3x the mean)"},
+    {"kv-cache-transfer-time-per-token", F_DUR, OFF(kv_per_token), 0, 0, "0s",
+     "KV transfer time per prompt token"},
+    {"kv-cache-transfer-time-std-dev", F_DUR, OFF(kv_time_sd), 0, 0, "0s",
+     "its standard deviation"},
+    {"latency-calculator", F_CALC, OFF(calc), 0, 0, "\"\"", "\"\" (legacy), constant or per-token"},
+    {"time-factor-under-load", F_FLOAT, OFF(time_factor_under_load), 0, 0, "1",
+     "latency multiplier when all max-num-seqs slots are busy (>= 1)"},
+    {"max-request-body-size-mb", F_INT, OFF(max_request_body_size_mb), 1, 512, "4",
+     "largest accepted request body; larger gets 413"},
+    {"data-parallel-size", F_INT, OFF(data_parallel_size), 1, 1, "1",
+     "data-parallel ranks (only 1 is supported)"},
+    {"v", F_INT, OFF(v), 0, 10, "2", "log verbosity: 1 warn, 2 info, 4 debug"},
+    {"http-threads", F_INT, OFF(http_threads), 16, 65536, "2048",
+     "HTTP worker threads = concurrent connections (pdsim extension)"},
+    {"shutdown-timeout", F_DUR, OFF(shutdown_timeout), 0, 0, "30s",
+     "on SIGTERM, how long in-flight requests may finish (pdsim extension)"},
+    /* Accepted and ignored, as upstream ignores them or they need nothing here. */
+    {"render-url", F_IGNORED, 0, 0, 0, "", "ignored: pdsim always uses its built-in tokenizer"},
+    {"force-dummy-tokenizer", F_IGNORED, 0, 0, 0, "", "ignored: always on"},
+    {"tensor-parallel-size", F_IGNORED, 0, 0, 0, "", "ignored, as upstream"},
+    {"enforce-eager", F_IGNORED, 0, 0, 0, "", "ignored, as upstream"},
+    {"enable-prefix-caching", F_IGNORED, 0, 0, 0, "", "ignored, as upstream"},
+};
+
+#define NFLAGS (sizeof(flags) / sizeof(flags[0]))
+
+/* Upstream flags that pdsim-simulator does not implement yet: named in the error. */
+static const char *const unsupported[] = {
+    "lora-modules", "max-loras", "max-cpu-loras", "enable-kvcache", "kv-cache-size",
+    "block-size", "hash-seed", "zmq-endpoint", "event-batch-size", "use-vllm-map-event-format",
+    "kv-events-replay-endpoint", "kv-events-replay-queue-size", "global-cache-hit-threshold",
+    "failure-injection-rate", "failure-types", "data-parallel-rank", "dataset-path",
+    "dataset-url", "dataset-in-memory", "dataset-table-name", "render-timeout",
+    "mm-render-timeout", "default-embedding-dimensions", "ssl-certfile", "ssl-keyfile",
+    "self-signed-certs", "fake-metrics", "fake-metrics-refresh-interval", "startup-duration",
+    "enable-sleep-mode", "no-enable-sleep-mode", "enable-request-id-headers", "log-http",
+    "omni", "no-omni", "image-emission-rate", "time-to-generate-image",
+    "time-to-generate-image-std-dev", "mm-encoder-only", "no-mm-encoder-only",
+    "max-tool-call-integer-param", "min-tool-call-integer-param", "max-tool-call-number-param",
+    "min-tool-call-number-param", "max-tool-call-array-param-length",
+    "min-tool-call-array-param-length", "tool-call-not-required-param-probability",
+    "object-tool-call-not-required-field-probability", "tool-call-extra-call-probability",
+    "skip-tool-validation", "mm-processor-kwargs", "ec-transfer-config", NULL};
+
+static const struct flagdef *find_flag(const char *name)
+{
+    for (size_t i = 0; i < NFLAGS; i++)
+        if (strcmp(flags[i].name, name) == 0)
+            return &flags[i];
+    return NULL;
+}
+
+static bool is_unsupported(const char *name)
+{
+    for (size_t i = 0; unsupported[i]; i++)
+        if (strcmp(unsupported[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void set_defaults(struct sim_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->host = xstrdup("0.0.0.0");
+    c->port = 8000;
+    c->mode = SIM_MODE_RANDOM;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c->seed = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    c->max_num_seqs = 5;
+    c->max_waiting_queue_length = 1000;
+    c->max_model_len = 1024;
+    c->calc = SIM_CALC_LEGACY;
+    c->time_factor_under_load = 1.0;
+    c->max_request_body_size_mb = 4;
+    c->data_parallel_size = 1;
+    c->v = 2;
+    c->http_threads = 2048;
+    c->shutdown_timeout = 30000000000LL;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void sim_config_release(struct sim_config *c)
+{
+    if (!c)
+        return;
+    free(c->host);
+    free(c->model);
+    free_list(c->served, c->nserved);
+    free(c->config_path);
+    memset(c, 0, sizeof(*c));
+}
+
+static int parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Apply one value; where says where it came from ("flag --port"). */
+static int apply_scalar(struct sim_config *c, const struct flagdef *f, const char *val,
+                        const char *where, char *err, size_t errlen)
+{
+    char *field = (char *)c + f->off;
+    char derr[160];
+    switch (f->type) {
+    case F_INT: {
+        long v;
+        if (parse_long(val, &v) < 0) {
+            snprintf(err, errlen, "%s: \"%s\" is not an integer", where, val);
+            return -EINVAL;
+        }
+        if (v < f->min || v > f->max) {
+            snprintf(err, errlen, "%s: %ld is out of range [%ld, %ld]", where, v, f->min,
+                     f->max);
+            return -EINVAL;
+        }
+        *(long *)field = v;
+        return 0;
+    }
+    case F_SEED: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(val, &end, 10);
+        if (errno || end == val || *end) {
+            snprintf(err, errlen, "%s: \"%s\" is not an integer", where, val);
+            return -EINVAL;
+        }
+        *(int64_t *)field = v;
+        return 0;
+    }
+    case F_STR:
+    case F_CONFIG:
+        free(*(char **)field);
+        *(char **)field = xstrdup(val);
+        return 0;
+    case F_DUR: {
+        int64_t ns;
+        if (duration_parse(val, &ns, derr, sizeof(derr)) < 0) {
+            snprintf(err, errlen, "%s: %s", where, derr);
+            return -EINVAL;
+        }
+        if (ns < 0) {
+            snprintf(err, errlen, "%s: must not be negative", where);
+            return -EINVAL;
+        }
+        *(int64_t *)field = ns;
+        return 0;
+    }
+    case F_FLOAT: {
+        char *end;
+        errno = 0;
+        double v = strtod(val, &end);
+        if (errno || end == val || *end || !isfinite(v)) {
+            snprintf(err, errlen, "%s: \"%s\" is not a number", where, val);
+            return -EINVAL;
+        }
+        *(double *)field = v;
+        return 0;
+    }
+    case F_MODE:
+        if (strcmp(val, "random") == 0)
+            c->mode = SIM_MODE_RANDOM;
+        else if (strcmp(val, "echo") == 0)
+            c->mode = SIM_MODE_ECHO;
+        else {
+            snprintf(err, errlen, "%s: \"%s\" is not a mode (random or echo)", where, val);
+            return -EINVAL;
+        }
+        return 0;
+    case F_CALC:
+        if (strcmp(val, "") == 0)
+            c->calc = SIM_CALC_LEGACY;
+        else if (strcmp(val, "constant") == 0)
+            c->calc = SIM_CALC_CONSTANT;
+        else if (strcmp(val, "per-token") == 0)
+            c->calc = SIM_CALC_PER_TOKEN;
+        else {
+            snprintf(err, errlen, "%s: \"%s\" is not a latency calculator (\"\", constant or "
+                     "per-token)", where, val);
+            return -EINVAL;
+        }
+        return 0;
+    case F_LIST:
+    case F_IGNORED:
+        return 0;
+    }
+    return 0;
+}
+
+static int apply(struct sim_config *c, const struct flagdef *f, char **vals, size_t n,
+                 bool is_list, const char *where, char *err, size_t errlen, char *warn,
+                 size_t warnlen)
+{
+    if (f->type == F_LIST) {
+        free_list(c->served, c->nserved);
+        c->served = xcalloc(n ? n : 1, sizeof(char *));
+        c->nserved = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!vals[i][0]) {
+                snprintf(err, errlen, "%s: empty model name", where);
+                return -EINVAL;
+            }
+            c->served[c->nserved++] = xstrdup(vals[i]);
+        }
+        return 0;
+    }
+    if (f->type == F_IGNORED) {
+        if (warn && warnlen && !warn[0])
+            snprintf(warn, warnlen, "%s is accepted and ignored: %s", where, f->help + 9);
+        return 0;
+    }
+    if (is_list || n != 1) {
+        snprintf(err, errlen, "%s: expected one value, got %zu", where, n);
+        return -EINVAL;
+    }
+    return apply_scalar(c, f, vals[0], where, err, errlen);
+}
+
+/* One CLI flag occurrence: its name and values (borrowed from argv). */
+struct cli_flag {
+    const struct flagdef *def;
+    char *name;
+    char **vals;
+    size_t n;
+    bool is_list;
+};
+
+static int cli_error_name(const char *name, char *err, size_t errlen)
+{
+    if (is_unsupported(name))
+        snprintf(err, errlen, "flag --%s: not supported by this version of pdsim-simulator",
+                 name);
+    else
+        snprintf(err, errlen, "unknown flag --%s (see --help)", name);
+    return -EINVAL;
+}
+
+/* Split argv into flag occurrences. Lists take every following argument up
+ * to the next one that starts with "--", as upstream scans them. */
+static int scan_argv(int argc, char **argv, struct cli_flag **out, size_t *nout, bool *help,
+                     char *err, size_t errlen)
+{
+    struct cli_flag *v = xcalloc((size_t)argc + 1, sizeof(*v));
+    size_t n = 0;
+    int rc = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            snprintf(err, errlen, "unexpected argument \"%s\": flags start with --", a);
+            rc = -EINVAL;
+            break;
+        }
+        const char *eq = strchr(a, '=');
+        struct cli_flag *cf = &v[n];
+        cf->name = eq ? xstrndup(a + 2, (size_t)(eq - a - 2)) : xstrdup(a + 2);
+        n++;
+        cf->def = find_flag(cf->name);
+        if (!cf->def) {
+            rc = cli_error_name(cf->name, err, errlen);
+            break;
+        }
+        char **first = &argv[i + 1];
+        if (eq) {
+            cf->vals = xmalloc(sizeof(char *));
+            cf->vals[0] = (char *)eq + 1;
+            cf->n = 1;
+            cf->is_list = false;
+            continue;
+        }
+        if (cf->def->type == F_LIST) {
+            cf->is_list = true;
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                i++;
+                cf->n++;
+            }
+        } else if (i + 1 < argc) {
+            cf->n = 1;
+            i++;
+        } else {
+            snprintf(err, errlen, "flag --%s needs a value", cf->name);
+            rc = -EINVAL;
+            break;
+        }
+        /* vals points into argv; copy the pointers so freeing is uniform. */
+        char **copy = xcalloc(cf->n ? cf->n : 1, sizeof(char *));
+        for (size_t k = 0; k < cf->n; k++)
+            copy[k] = first[k];
+        cf->vals = copy;
+    }
+    *out = v;
+    *nout = n;
+    return rc;
+}
+
+static void free_cli(struct cli_flag *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].vals);
+    }
+    free(v);
+}
+
+static int apply_yaml(struct sim_config *c, const char *path, char *err, size_t errlen,
+                      char *warn, size_t warnlen)
+{
+    struct ycfg y;
+    char yerr[256];
+    int rc = ycfg_load_file(path, &y, yerr, sizeof(yerr));
+    if (rc < 0) {
+        snprintf(err, errlen, "--config %s: %s", path, yerr);
+        return rc;
+    }
+    for (size_t i = 0; i < y.n && rc == 0; i++) {
+        const struct ycfg_entry *e = &y.v[i];
+        char where[256];
+        snprintf(where, sizeof(where), "--config %s line %d: key \"%s\"", path, e->line, e->key);
+        const struct flagdef *f = find_flag(e->key);
+        if (!f || f->type == F_CONFIG) {
+            snprintf(err, errlen, "%s: %s", where,
+                     is_unsupported(e->key) ? "not supported by this version of pdsim-simulator"
+                                            : "unknown key");
+            rc = -EINVAL;
+            break;
+        }
+        rc = apply(c, f, e->items, e->nitems, e->is_list, where, err, errlen, warn, warnlen);
+    }
+    ycfg_release(&y);
+    return rc;
+}
+
+static int check_sd(const char *name, int64_t mean, int64_t sd, char *err, size_t errlen)
+{
+    if ((double)sd > 0.3 * (double)mean) {
+        snprintf(err, errlen, "--%s-std-dev must be at most 0.3x --%s", name, name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int validate(struct sim_config *c, char *err, size_t errlen)
+{
+    if (!c->model || !c->model[0]) {
+        snprintf(err, errlen, "flag --model is required (or env SIM_MODEL)");
+        return -EINVAL;
+    }
+    if (c->time_factor_under_load < 1.0) {
+        snprintf(err, errlen, "--time-factor-under-load must be >= 1.0");
+        return -EINVAL;
+    }
+    if (check_sd("time-to-first-token", c->ttft, c->ttft_sd, err, errlen) < 0 ||
+        check_sd("inter-token-latency", c->itl, c->itl_sd, err, errlen) < 0 ||
+        check_sd("kv-cache-transfer-latency", c->kv_latency, c->kv_latency_sd, err, errlen) < 0)
+        return -EINVAL;
+    if (c->nserved == 0) {
+        free(c->served);
+        c->served = xmalloc(sizeof(char *));
+        c->served[0] = xstrdup(c->model);
+        c->nserved = 1;
+    }
+    return 0;
+}
+
+enum sim_config_result sim_config_load(struct sim_config *c, int argc, char **argv, char *err,
+                                       size_t errlen, char *warn, size_t warnlen)
+{
+    struct cli_flag *cli = NULL;
+    size_t ncli = 0;
+    bool help = false;
+    int rc;
+    if (warn && warnlen)
+        warn[0] = '\0';
+    set_defaults(c);
+    rc = scan_argv(argc, argv, &cli, &ncli, &help, err, errlen);
+    if (rc < 0)
+        goto out;
+    if (help) {
+        free_cli(cli, ncli);
+        return SIM_CONFIG_HELP;
+    }
+    for (size_t i = 0; i < ncli && rc == 0; i++)
+        if (cli[i].def->type == F_CONFIG)
+            rc = apply(c, cli[i].def, cli[i].vals, cli[i].n, false, "flag --config", err,
+                       errlen, warn, warnlen);
+    if (rc == 0 && c->config_path)
+        rc = apply_yaml(c, c->config_path, err, errlen, warn, warnlen);
+    const char *env = getenv("SIM_MODEL");
+    if (rc == 0 && env && *env) {
+        free(c->model);
+        c->model = xstrdup(env);
+    }
+    for (size_t i = 0; i < ncli && rc == 0; i++) {
+        char where[160];
+        snprintf(where, sizeof(where), "flag --%s", cli[i].name);
+        if (cli[i].def->type != F_CONFIG)
+            rc = apply(c, cli[i].def, cli[i].vals, cli[i].n, cli[i].is_list, where, err, errlen,
+                       warn, warnlen);
+    }
+    if (rc == 0)
+        rc = validate(c, err, errlen);
+out:
+    free_cli(cli, ncli);
+    return rc < 0 ? SIM_CONFIG_ERROR : SIM_CONFIG_OK;
+}
+
+void sim_config_help(FILE *out)
+{
+    fprintf(out, "Usage: pdsim-simulator --model NAME [flags]\n\n"
+                 "A vLLM-compatible OpenAI server that simulates prefill/decode timing.\n"
+                 "Flags take --flag value or --flag=value. Durations take units (200ms, 1.5s,\n"
+                 "750us); a bare number means milliseconds. Precedence: flags > env "
+                 "(SIM_MODEL) > --config YAML > defaults.\n\nFlags:\n");
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const struct flagdef *f = &flags[i];
+        fprintf(out, "  --%-34s %s", f->name, f->help);
+        if (f->def[0])
+            fprintf(out, " (default %s)", f->def);
+        fputc('\n', out);
+    }
+    fprintf(out, "\nNot supported yet (rejected by name):");
+    for (size_t i = 0; unsupported[i]; i++)
+        fprintf(out, "%s--%s", i % 4 ? " " : "\n  ", unsupported[i]);
+    fputc('\n', out);
+}
+
+const char *sim_config_display_name(const struct sim_config *c)
+{
+    return c->nserved ? c->served[0] : c->model;
+}
+
+bool sim_config_serves(const struct sim_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->nserved; i++)
+        if (strcmp(c->served[i], name) == 0)
+            return true;
+    return false;
+}

@@ -1,0 +1,68 @@
+/*
+ * sim_config: pdsim-simulator's configuration: upstream's flag names, YAML
+ * keys and env vars, merged with precedence CLI > env > YAML > default, and
+ * validated as a whole.
+ *
+ * Pure apart from reading the --config file and the environment: it never
+ * logs or exits; errors come back as one line naming the flag or key.
+ */
+#ifndef PDSIM_SIM_CONFIG_H
+#define PDSIM_SIM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum sim_mode { SIM_MODE_RANDOM, SIM_MODE_ECHO };
+enum sim_calc { SIM_CALC_LEGACY, SIM_CALC_CONSTANT, SIM_CALC_PER_TOKEN };
+
+struct sim_config {
+    char *host;           /* listen address (pdsim extension; vLLM's --host) */
+    long port;
+    char *model;          /* base model (required) */
+    char **served;        /* served model names; [model] when none given */
+    size_t nserved;
+    enum sim_mode mode;
+    int64_t seed;
+    long max_num_seqs;
+    long max_waiting_queue_length;
+    long max_model_len;
+    /* latencies in nanoseconds */
+    int64_t ttft, ttft_sd, itl, itl_sd;
+    int64_t prefill_overhead, prefill_per_token, prefill_sd;
+    int64_t kv_latency, kv_latency_sd, kv_per_token, kv_time_sd;
+    enum sim_calc calc;
+    double time_factor_under_load;
+    long max_request_body_size_mb;
+    long data_parallel_size;
+    long v;               /* klog verbosity */
+    char *config_path;
+    /* pdsim extensions */
+    long http_threads;
+    int64_t shutdown_timeout;
+};
+
+/* Result of sim_config_load besides success. */
+enum sim_config_result {
+    SIM_CONFIG_OK = 0,
+    SIM_CONFIG_HELP = 1,  /* --help: print sim_config_help and exit 0 */
+    SIM_CONFIG_ERROR = -1 /* err holds one line naming the flag or key */
+};
+
+/* Fill cfg from defaults, the --config YAML, the environment (getenv) and
+ * argv, then validate. Caller releases cfg with sim_config_release, also on
+ * error. warn (may be NULL) receives notes about accepted-but-ignored flags. */
+enum sim_config_result sim_config_load(struct sim_config *cfg, int argc, char **argv, char *err,
+                                       size_t errlen, char *warn, size_t warnlen);
+void sim_config_release(struct sim_config *cfg);
+
+/* Write --help text: every flag with its default. */
+void sim_config_help(FILE *out);
+
+/* The name shown in responses and metrics: the first served name. Borrowed. */
+const char *sim_config_display_name(const struct sim_config *cfg);
+/* True when name is one of the served model names. */
+bool sim_config_serves(const struct sim_config *cfg, const char *name);
+
+#endif

@@ -1,0 +1,408 @@
+/*
+ * The completion request lifecycle: parse and validate, admit every choice
+ * to the scheduler, then one loop that sleeps until the earliest deadline of
+ * any running choice, emits what is due, and starts choices as slots free up.
+ * Deadlines chain from the planned time, not from when the thread woke, so
+ * wake-up lateness never builds up over a stream.
+ */
+#define _GNU_SOURCE
+#include "simulator/sim_internal.h"
+
+#include "common/buf.h"
+#include "common/connfd.h"
+#include "common/httpd.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "simulator/sim_pd.h"
+#include "simulator/sim_response.h"
+#include "simulator/sim_textgen.h"
+
+#include <civetweb.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct gen_choice {
+    struct sim_sched_item item;
+    long index;
+    const struct sim_prompt *prompt;
+    struct sim_gen gen;
+    size_t emitted;
+    bool started, done;
+    struct timespec next, first_at;
+};
+
+struct gen_req {
+    struct sim_server *s;
+    struct mg_connection *c;
+    struct sim_request req;
+    struct sim_resp_ctx rctx;
+    char id[64];
+    struct gen_choice *ch;
+    size_t nch;
+    struct sim_rng rng;
+    struct timespec t_recv;
+    int evfd, sockfd;
+    struct buf out;
+    char *kv_params;
+};
+
+static void ts_add(struct timespec *t, int64_t ns)
+{
+    int64_t v = (int64_t)t->tv_nsec + ns;
+    t->tv_sec += (time_t)(v / 1000000000LL);
+    v %= 1000000000LL;
+    if (v < 0) {
+        v += 1000000000LL;
+        t->tv_sec--;
+    }
+    t->tv_nsec = (long)v;
+}
+
+static bool ts_le(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
+}
+
+static double ts_sec(const struct timespec *from, const struct timespec *to)
+{
+    return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
+}
+
+static void make_id(struct gen_req *g)
+{
+    struct sim_rng r;
+    unsigned long long n = atomic_fetch_add(&g->s->req_counter, 1);
+    sim_rng_seed2(&r, (uint64_t)g->s->cfg->seed ^ 0x5eedULL, n);
+    uint64_t a = sim_rng_u64(&r), b = sim_rng_u64(&r);
+    snprintf(g->id, sizeof(g->id), "%s-%08x-%04x-4%03x-%04x-%012llx",
+             g->req.api == SIM_API_CHAT ? "chatcmpl" : "cmpl", (unsigned)(a >> 32),
+             (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xfff),
+             (unsigned)(0x8000 | ((b >> 48) & 0x3fff)), (unsigned long long)(b & 0xffffffffffffULL));
+    sim_rng_seed2(&g->rng, (uint64_t)g->s->cfg->seed, n);
+}
+
+/* Text for every choice, decided up front so the timed loop only sends. */
+static void prepare_choices(struct gen_req *g)
+{
+    const struct sim_config *cfg = g->s->cfg;
+    g->nch = g->req.nprompts * (size_t)g->req.n;
+    g->ch = xcalloc(g->nch, sizeof(*g->ch));
+    for (size_t p = 0, k = 0; p < g->req.nprompts; p++) {
+        for (long j = 0; j < g->req.n; j++, k++) {
+            struct gen_choice *c = &g->ch[k];
+            c->index = (long)k;
+            c->prompt = &g->req.prompts[p];
+            sim_gen_init(&c->gen);
+            if (cfg->mode == SIM_MODE_ECHO) {
+                sim_textgen_echo(c->prompt->echo, c->prompt->echo_len, g->req.max_tokens, &c->gen);
+            } else {
+                bool is_max = false;
+                long len = sim_textgen_random_length(&g->rng, g->req.max_tokens, g->req.ignore_eos,
+                                                     cfg->max_model_len, c->prompt->ntokens, &is_max);
+                sim_textgen_random(&g->rng, len, &c->gen);
+                c->gen.finish = is_max ? SIM_FINISH_LENGTH : SIM_FINISH_STOP;
+            }
+            if (g->req.do_remote_decode)
+                c->gen.finish = SIM_FINISH_REMOTE_DECODE;
+        }
+    }
+}
+
+static void emit_token(struct gen_req *g, struct gen_choice *c)
+{
+    const struct sim_tok *t = &c->gen.toks.v[c->emitted];
+    if (g->req.stream) {
+        int rc = 0;
+        if (c->emitted == 0)
+            rc = sim_resp_sse_role(&g->out, &g->rctx, c->index);
+        rc = rc ? rc : sim_resp_sse_token(&g->out, &g->rctx, c->index, c->gen.text + t->off, t->len);
+        (void)rc; /* the out buffer has no cap */
+    }
+    c->emitted++;
+}
+
+static void finish_choice(struct gen_req *g, struct gen_choice *c, const struct timespec *now)
+{
+    struct sim_server *s = g->s;
+    c->done = true;
+    if (g->req.stream && sim_resp_sse_finish(&g->out, &g->rctx, c->index, c->gen.finish) < 0)
+        return;
+    struct sim_metrics_done d = {
+        .e2e = ts_sec(&g->t_recv, now),
+        .inference = ts_sec(&c->item.started_at, now),
+        .prefill = ts_sec(&c->item.started_at, &c->first_at),
+        .decode = ts_sec(&c->first_at, now),
+        .prompt_tokens = c->prompt->ntokens,
+        .gen_tokens = (long)c->gen.toks.n,
+        .max_tokens_param = g->req.max_tokens,
+        .finish = c->gen.finish,
+    };
+    sim_sched_finish(s->sched, &c->item);
+    sim_metrics_observe_done(s->metrics, &d);
+}
+
+/* Start a choice whose slot was granted, or emit what is due. */
+static void advance(struct gen_req *g, struct gen_choice *c, const struct timespec *now)
+{
+    struct sim_server *s = g->s;
+    if (!c->started) {
+        long running = sim_sched_running(s->sched);
+        int64_t ttft = sim_lat_ttft(&s->lat, &g->rng, c->prompt->ntokens, 0,
+                                    g->req.do_remote_prefill, running);
+        sim_metrics_observe_ttft(s->metrics, (double)ttft / 1e9);
+        c->started = true;
+        c->next = c->item.started_at;
+        ts_add(&c->next, ttft);
+    }
+    while (!c->done && ts_le(&c->next, now)) {
+        if (c->emitted == 0)
+            c->first_at = c->next;
+        if (c->emitted < c->gen.toks.n)
+            emit_token(g, c);
+        if (c->emitted >= c->gen.toks.n) {
+            finish_choice(g, c, now);
+            break;
+        }
+        int64_t itl = sim_lat_itl(&s->lat, &g->rng, sim_sched_running(s->sched));
+        sim_metrics_observe_itl(s->metrics, (double)itl / 1e9);
+        ts_add(&c->next, itl);
+    }
+}
+
+static void cancel_all(struct gen_req *g)
+{
+    for (size_t i = 0; i < g->nch; i++)
+        if (!g->ch[i].done)
+            sim_sched_finish(g->s->sched, &g->ch[i].item);
+}
+
+static int flush_out(struct gen_req *g)
+{
+    if (!g->req.stream || g->out.len == 0)
+        return 0;
+    int rc = httpd_write_chunk(g->c, g->out.data, g->out.len);
+    buf_reset(&g->out);
+    return rc;
+}
+
+/* Returns 0 when every choice finished, or the connfd_wake that ended it. */
+static int run(struct gen_req *g)
+{
+    for (;;) {
+        struct timespec now, earliest = {0, 0};
+        bool any = false, pending = false;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        for (size_t i = 0; i < g->nch; i++) {
+            struct gen_choice *c = &g->ch[i];
+            if (c->done)
+                continue;
+            pending = true;
+            if (atomic_load(&c->item.state) != SIM_ITEM_RUNNING)
+                continue;
+            advance(g, c, &now);
+            if (!c->done && (!any || ts_le(&c->next, &earliest))) {
+                earliest = c->next;
+                any = true;
+            }
+        }
+        if (flush_out(g) < 0)
+            return CONNFD_GONE;
+        if (!pending)
+            return 0;
+        pending = false;
+        for (size_t i = 0; i < g->nch; i++)
+            pending = pending || !g->ch[i].done;
+        if (!pending)
+            return 0;
+        enum connfd_wake w = connfd_wait(g->sockfd, g->evfd, g->s->abortfd, any ? &earliest : NULL);
+        if (w == CONNFD_GONE || w == CONNFD_ABORT)
+            return (int)w;
+    }
+}
+
+static void usage_of(const struct gen_req *g, struct sim_resp_usage *u)
+{
+    memset(u, 0, sizeof(*u));
+    for (size_t p = 0; p < g->req.nprompts; p++)
+        u->prompt += g->req.prompts[p].ntokens;
+    for (size_t i = 0; i < g->nch; i++)
+        u->completion += (long)g->ch[i].gen.toks.n;
+}
+
+static int respond_full(struct gen_req *g)
+{
+    struct sim_resp_choice *rc = xcalloc(g->nch, sizeof(*rc));
+    struct sim_resp_usage u;
+    struct buf body;
+    buf_init(&body, BUF_NOCAP);
+    for (size_t i = 0; i < g->nch; i++)
+        rc[i] = (struct sim_resp_choice){g->ch[i].index, g->ch[i].gen.text, g->ch[i].gen.text_len,
+                                         g->ch[i].gen.finish};
+    usage_of(g, &u);
+    int err = sim_resp_full(&body, &g->rctx, rc, g->nch, &u, g->kv_params);
+    if (err == 0)
+        httpd_send(g->c, 200, "application/json", g->s->extra_headers, body.data, body.len);
+    buf_release(&body);
+    free(rc);
+    return 200;
+}
+
+static void stream_tail(struct gen_req *g, int status, const char *error)
+{
+    struct sim_resp_usage u;
+    int rc = 0;
+    if (error) {
+        rc = sim_resp_sse_error(&g->out, status, error);
+    } else if (g->req.include_usage) {
+        usage_of(g, &u);
+        rc = sim_resp_sse_usage(&g->out, &g->rctx, &u);
+    }
+    rc = rc ? rc : sim_resp_sse_done(&g->out);
+    if (rc == 0 && flush_out(g) == 0)
+        httpd_end_chunked(g->c);
+}
+
+/* Checks that need the parsed request: model, context window. Returns 0 or
+ * an HTTP status with err set. */
+static int check_request(struct gen_req *g, char *err, size_t errlen, const char **param)
+{
+    const struct sim_config *cfg = g->s->cfg;
+    if (!sim_config_serves(cfg, g->req.model)) {
+        snprintf(err, errlen, "The model `%s` does not exist.", g->req.model);
+        *param = "model";
+        return 404;
+    }
+    *param = NULL;
+    return sim_request_check_context(&g->req, cfg->max_model_len, err, errlen);
+}
+
+/* Hand every choice to the scheduler. Returns 0 or an HTTP status. */
+static int admit(struct gen_req *g, char *err, size_t errlen)
+{
+    struct sim_sched_item **items = xcalloc(g->nch, sizeof(*items));
+    for (size_t i = 0; i < g->nch; i++)
+        items[i] = &g->ch[i].item;
+    int rc = sim_sched_submit(g->s->sched, items, g->nch, &g->evfd);
+    free(items);
+    if (rc == -EAGAIN) {
+        snprintf(err, errlen, "Failed to enqueue request, waiting requests queue is full");
+        return 429;
+    }
+    if (rc == -ESHUTDOWN) {
+        snprintf(err, errlen, "server is shutting down");
+        return 503;
+    }
+    return 0;
+}
+
+static void gen_release(struct gen_req *g)
+{
+    for (size_t i = 0; i < g->nch; i++)
+        sim_gen_release(&g->ch[i].gen);
+    free(g->ch);
+    free(g->kv_params);
+    buf_release(&g->out);
+    if (g->evfd >= 0)
+        close(g->evfd);
+    sim_request_release(&g->req);
+}
+
+/* Parse and check; on success the request is ready to admit. */
+static int prepare(struct gen_req *g, enum sim_api api, char *err, size_t errlen,
+                   const char **param)
+{
+    struct buf body;
+    long cap = g->s->cfg->max_request_body_size_mb;
+    buf_init(&body, (size_t)cap << 20);
+    int rc = httpd_read_body(g->c, &body);
+    if (rc == -E2BIG) {
+        snprintf(err, errlen, "Request body is larger than the limit of %ld MB", cap);
+        mg_disable_connection_keep_alive(g->c);
+        buf_release(&body);
+        return 413;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "Failed to read request body");
+        buf_release(&body);
+        return 400;
+    }
+    int status = sim_request_parse(api, buf_str(&body), body.len, &g->req, err, errlen, param);
+    buf_release(&body);
+    if (status == 0)
+        status = check_request(g, err, errlen, param);
+    return status;
+}
+
+static int serve(struct gen_req *g)
+{
+    struct sim_server *s = g->s;
+    g->rctx = (struct sim_resp_ctx){g->req.api, g->id, sim_config_display_name(s->cfg),
+                                    (long)time(NULL)};
+    if (g->req.do_remote_decode) {
+        struct buf kv;
+        buf_init(&kv, BUF_NOCAP);
+        if (sim_pd_params_json(&kv, s->engine_id, s->pd_host, s->port, g->req.prompts[0].text,
+                               g->req.prompts[0].text_len) == 0)
+            g->kv_params = buf_take(&kv, NULL);
+        buf_release(&kv);
+    }
+    g->sockfd = connfd_current(g->c);
+    if (g->req.stream &&
+        httpd_begin_chunked(g->c, 200, "text/event-stream; charset=utf-8", s->extra_headers) < 0) {
+        cancel_all(g);
+        return 499;
+    }
+    int w = run(g);
+    if (w == CONNFD_GONE) {
+        cancel_all(g);
+        log_info("client disconnected", LOG_STR("request_id", g->id));
+        return 499;
+    }
+    if (w == CONNFD_ABORT) {
+        cancel_all(g);
+        if (g->req.stream)
+            stream_tail(g, 503, "server is shutting down");
+        else
+            httpd_send_error(g->c, 503, "server is shutting down", NULL, s->extra_headers);
+        return 503;
+    }
+    if (g->req.stream) {
+        stream_tail(g, 0, NULL);
+        return 200;
+    }
+    return respond_full(g);
+}
+
+int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api, char *reqid,
+                 size_t reqidlen)
+{
+    struct gen_req g;
+    char err[512];
+    const char *param = NULL;
+    memset(&g, 0, sizeof(g));
+    g.s = s;
+    g.c = c;
+    g.evfd = -1;
+    g.sockfd = -1;
+    buf_init(&g.out, BUF_NOCAP);
+    clock_gettime(CLOCK_MONOTONIC, &g.t_recv);
+    int status = prepare(&g, api, err, sizeof(err), &param);
+    if (status == 0) {
+        make_id(&g);
+        snprintf(reqid, reqidlen, "%s", g.id);
+        prepare_choices(&g);
+        status = admit(&g, err, sizeof(err));
+    }
+    if (status != 0) {
+        httpd_send_error(c, status, err, param && *param ? param : NULL, s->extra_headers);
+        gen_release(&g);
+        return status;
+    }
+    status = serve(&g);
+    gen_release(&g);
+    return status;
+}

@@ -1,0 +1,41 @@
+/*
+ * sim_internal: state shared by sim_server.c (routes, lifecycle) and
+ * sim_generate.c (the completion request lifecycle). Not a public API.
+ */
+#ifndef PDSIM_SIM_INTERNAL_H
+#define PDSIM_SIM_INTERNAL_H
+
+#include "simulator/sim_config.h"
+#include "simulator/sim_latency.h"
+#include "simulator/sim_metrics.h"
+#include "simulator/sim_request.h"
+#include "simulator/sim_sched.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct mg_connection;
+struct mg_context;
+
+struct sim_server {
+    const struct sim_config *cfg;
+    struct mg_context *ctx;
+    int port;
+    struct sim_lat lat;
+    struct sim_sched *sched;
+    struct sim_metrics *metrics;
+    char engine_id[37];
+    char *pd_host;          /* remote_host in kv_transfer_params */
+    char *extra_headers;    /* x-inference-* lines, or "" */
+    _Atomic bool shutting_down;
+    _Atomic long inflight;
+    _Atomic unsigned long long req_counter;
+    int abortfd;            /* eventfd; readable once sim_server_abort ran */
+};
+
+/* Serve POST /v1/chat/completions or /v1/completions. Returns the HTTP status
+ * for the access log. */
+int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api,
+                 char *reqid, size_t reqidlen);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * sim_request: a chat or text completion request body, parsed and validated
+ * the way upstream does, into plain C values.
+ *
+ * Chat messages are flattened as upstream's tokenizer sees them
+ * ("### role: text\n" per message); completions keep one prompt per array
+ * element. Errors come back as an HTTP status plus upstream's message and,
+ * for wrong field types, the name of the field. Pure; thread-safe.
+ */
+#ifndef PDSIM_SIM_REQUEST_H
+#define PDSIM_SIM_REQUEST_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum sim_api { SIM_API_CHAT, SIM_API_COMPLETIONS };
+
+struct sim_prompt {
+    char *text;      /* owned: what the tokenizer counts (chat: all messages flattened) */
+    size_t text_len;
+    char *echo;      /* owned: what echo mode returns (chat: the last message's text) */
+    size_t echo_len;
+    long ntokens;    /* prompt tokens */
+};
+
+struct sim_request {
+    enum sim_api api;
+    cJSON *root;            /* owned parse tree; strings below are borrowed from it */
+    const char *model;
+    bool stream;
+    bool include_usage;
+    long max_tokens;        /* -1 when unset; max_completion_tokens wins over max_tokens */
+    long n;
+    bool ignore_eos;
+    bool do_remote_decode;
+    bool do_remote_prefill;
+    struct sim_prompt *prompts; /* owned; chat has exactly one */
+    size_t nprompts;
+};
+
+/* Parse body. Returns 0, or an HTTP status (400) with the message in err and,
+ * when a field is to blame, its name in param (a static string or "").
+ * req is always left releasable. */
+int sim_request_parse(enum sim_api api, const char *body, size_t len, struct sim_request *req,
+                      char *err, size_t errlen, const char **param);
+void sim_request_release(struct sim_request *req);
+
+/* Check prompt + max_tokens (or 1) against the context window. Returns 0 or
+ * 400 with upstream's message in err. */
+int sim_request_check_context(const struct sim_request *req, long max_model_len, char *err,
+                              size_t errlen);
+
+#endif

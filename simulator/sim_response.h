@@ -1,0 +1,54 @@
+/*
+ * sim_response: the JSON bodies and SSE events of chat and text completions,
+ * byte for byte in upstream's field order.
+ *
+ * Builders append to a buf; they do no I/O, so they are unit-testable and
+ * the server can send one SSE event (or several) per write. Pure; thread-safe.
+ */
+#ifndef PDSIM_SIM_RESPONSE_H
+#define PDSIM_SIM_RESPONSE_H
+
+#include "common/buf.h"
+#include "simulator/sim_request.h"
+#include "simulator/sim_textgen.h"
+
+struct sim_resp_ctx {
+    enum sim_api api;
+    const char *id;    /* full id: "chatcmpl-..." or "cmpl-..." */
+    const char *model; /* display name */
+    long created;      /* unix seconds, the same in every chunk */
+};
+
+struct sim_resp_choice {
+    long index;
+    const char *text;
+    size_t len;
+    enum sim_finish finish;
+};
+
+struct sim_resp_usage {
+    long prompt;
+    long completion;
+    long cached;
+};
+
+/* "data: {...role chunk...}\n\n" (chat only; completions append nothing). */
+int sim_resp_sse_role(struct buf *b, const struct sim_resp_ctx *c, long index);
+/* "data: {...one token...}\n\n". */
+int sim_resp_sse_token(struct buf *b, const struct sim_resp_ctx *c, long index, const char *tok,
+                       size_t len);
+/* "data: {...finish chunk...}\n\n". */
+int sim_resp_sse_finish(struct buf *b, const struct sim_resp_ctx *c, long index,
+                        enum sim_finish f);
+/* "data: {... "choices":[], usage ...}\n\n". */
+int sim_resp_sse_usage(struct buf *b, const struct sim_resp_ctx *c, const struct sim_resp_usage *u);
+/* "data: [DONE]\n\n". */
+int sim_resp_sse_done(struct buf *b);
+/* "data: {"error":{...}}\n\n" for an error in the middle of a stream. */
+int sim_resp_sse_error(struct buf *b, int status, const char *message);
+
+/* The whole non-streaming body. kv_params is a JSON object text or NULL. */
+int sim_resp_full(struct buf *b, const struct sim_resp_ctx *c, const struct sim_resp_choice *ch,
+                  size_t n, const struct sim_resp_usage *u, const char *kv_params);
+
+#endif

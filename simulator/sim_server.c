@@ -1,0 +1,312 @@
+#define _GNU_SOURCE /* prctl */
+#include "simulator/sim_server.h"
+
+#include "common/buf.h"
+#include "common/httpd.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "simulator/sim_internal.h"
+#include "simulator/sim_pd.h"
+#include "simulator/sim_tokenizer.h"
+
+#include <civetweb.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+static int send_json(struct sim_server *s, struct mg_connection *c, int status, struct buf *b)
+{
+    httpd_send(c, status, "application/json", s->extra_headers, buf_str(b), b->len);
+    return status;
+}
+
+static int send_err(struct sim_server *s, struct mg_connection *c, int status, const char *msg)
+{
+    httpd_send_error(c, status, msg, NULL, s->extra_headers);
+    return status;
+}
+
+static int handle_models(struct sim_server *s, struct mg_connection *c)
+{
+    struct buf b;
+    long now = (long)time(NULL);
+    int rc = 0;
+    buf_init(&b, BUF_NOCAP);
+    rc = buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0; i < s->cfg->nserved && rc == 0; i++) {
+        rc = buf_puts(&b, i ? ",{\"id\":" : "{\"id\":");
+        rc = rc ? rc : buf_json_str(&b, s->cfg->served[i]);
+        rc = rc ? rc : buf_appendf(&b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":"
+                                       "\"vllm\",\"root\":", now);
+        rc = rc ? rc : buf_json_str(&b, s->cfg->model);
+        rc = rc ? rc : buf_appendf(&b, ",\"parent\":null,\"max_model_len\":%ld}",
+                                   s->cfg->max_model_len);
+    }
+    rc = rc ? rc : buf_puts(&b, "]}");
+    send_json(s, c, 200, &b);
+    buf_release(&b);
+    return 200;
+}
+
+static int handle_metrics(struct sim_server *s, struct mg_connection *c)
+{
+    struct buf b;
+    buf_init(&b, BUF_NOCAP);
+    if (sim_metrics_format(s->metrics, &b) < 0) {
+        buf_release(&b);
+        return send_err(s, c, 500, "cannot format metrics");
+    }
+    httpd_send(c, 200, "text/plain; version=0.0.4; charset=utf-8", s->extra_headers, buf_str(&b),
+               b.len);
+    buf_release(&b);
+    return 200;
+}
+
+static int tokenize_reply(struct sim_server *s, struct mg_connection *c, const char *text,
+                          size_t len)
+{
+    struct sim_toklist t;
+    struct buf b;
+    sim_toklist_init(&t);
+    sim_tokenize(text, len, &t);
+    buf_init(&b, BUF_NOCAP);
+    int rc = buf_appendf(&b, "{\"max_model_len\":%ld,\"count\":%zu,\"tokens\":[",
+                         s->cfg->max_model_len, t.n);
+    for (size_t i = 0; i < t.n && rc == 0; i++)
+        rc = buf_appendf(&b, i ? ",%u" : "%u", t.v[i].id);
+    rc = rc ? rc : buf_puts(&b, "],\"token_strs\":null}");
+    send_json(s, c, 200, &b);
+    buf_release(&b);
+    sim_toklist_release(&t);
+    return 200;
+}
+
+static int handle_tokenize(struct sim_server *s, struct mg_connection *c)
+{
+    struct buf body;
+    char err[256];
+    const char *param;
+    struct sim_request req;
+    buf_init(&body, (size_t)s->cfg->max_request_body_size_mb << 20);
+    int rc = httpd_read_body(c, &body);
+    if (rc < 0) {
+        buf_release(&body);
+        return send_err(s, c, rc == -E2BIG ? 413 : 400, "Failed to read request body");
+    }
+    cJSON *root = json_parse(buf_str(&body), body.len, err, sizeof(err));
+    bool has_prompt = root && cJSON_GetObjectItemCaseSensitive(root, "prompt");
+    bool has_msgs = root && cJSON_GetObjectItemCaseSensitive(root, "messages");
+    cJSON_Delete(root);
+    int status;
+    if (has_prompt == has_msgs) {
+        status = send_err(s, c, 400, has_prompt ? "Only one of prompt or messages may be given"
+                                                : "Either prompt or messages is required");
+    } else {
+        status = sim_request_parse(has_msgs ? SIM_API_CHAT : SIM_API_COMPLETIONS, buf_str(&body),
+                                   body.len, &req, err, sizeof(err), &param);
+        if (status)
+            httpd_send_error(c, status, err, *param ? param : NULL, s->extra_headers);
+        else
+            status = tokenize_reply(s, c, req.prompts[0].text, req.prompts[0].text_len);
+        sim_request_release(&req);
+    }
+    buf_release(&body);
+    return status;
+}
+
+static bool is(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+static int method_not_allowed(struct sim_server *s, struct mg_connection *c, const char *allow)
+{
+    char hdr[512], msg[128];
+    snprintf(hdr, sizeof(hdr), "Allow: %s\r\n%s", allow, s->extra_headers);
+    snprintf(msg, sizeof(msg), "Method Not Allowed: use %s", allow);
+    httpd_send_error(c, 405, msg, NULL, hdr);
+    return 405;
+}
+
+/* Generation and tokenize routes (POST). Returns 0 when path is not one. */
+static int route_post(struct sim_server *s, struct mg_connection *c, const char *m,
+                      const char *path, char *reqid, size_t idlen)
+{
+    enum sim_api api;
+    if (is(path, "/v1/chat/completions"))
+        api = SIM_API_CHAT;
+    else if (is(path, "/v1/completions"))
+        api = SIM_API_COMPLETIONS;
+    else if (is(path, "/tokenize"))
+        return is(m, "POST") ? handle_tokenize(s, c) : method_not_allowed(s, c, "POST");
+    else
+        return 0;
+    if (!is(m, "POST"))
+        return method_not_allowed(s, c, "POST");
+    if (atomic_load(&s->shutting_down))
+        return send_err(s, c, 503, "server is shutting down");
+    return sim_generate(s, c, api, reqid, idlen);
+}
+
+static int route(struct sim_server *s, struct mg_connection *c, const char *m, const char *path,
+                 char *reqid, size_t idlen)
+{
+    int st = route_post(s, c, m, path, reqid, idlen);
+    if (st)
+        return st;
+    bool get = is(m, "GET") || is(m, "HEAD");
+    if (is(path, "/health") || is(path, "/health/ready") || is(path, "/ready")) {
+        if (!get)
+            return method_not_allowed(s, c, "GET");
+        st = is(path, "/health") || !atomic_load(&s->shutting_down) ? 200 : 503;
+        httpd_send(c, st, "application/json", s->extra_headers, "", 0);
+        return st;
+    }
+    if (is(path, "/v1/models"))
+        return get ? handle_models(s, c) : method_not_allowed(s, c, "GET");
+    if (is(path, "/metrics"))
+        return get ? handle_metrics(s, c) : method_not_allowed(s, c, "GET");
+    char msg[300];
+    snprintf(msg, sizeof(msg), "Not Found: %.200s", path);
+    return send_err(s, c, 404, msg);
+}
+
+static int on_request(struct mg_connection *c, void *cbdata)
+{
+    struct sim_server *s = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    struct timespec t0, t1;
+    char reqid[64] = "";
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    atomic_fetch_add(&s->inflight, 1);
+    int status = route(s, c, ri->request_method, ri->local_uri, reqid, sizeof(reqid));
+    atomic_fetch_sub(&s->inflight, 1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (log_enabled(LOG_LEVEL_INFO))
+        log_info("request", LOG_STR("method", ri->request_method), LOG_STR("path", ri->local_uri),
+                 LOG_INT("status", status),
+                 LOG_DBL("duration_ms", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                                            (double)(t1.tv_nsec - t0.tv_nsec) / 1e6),
+                 LOG_STR("request_id", reqid[0] ? reqid : NULL));
+    return status;
+}
+
+static void *init_thread(const struct mg_context *ctx, int type)
+{
+    (void)ctx;
+    (void)type;
+    /* Default timer slack is 50us; every token wake-up would be that late. */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    return NULL;
+}
+
+static int log_message(const struct mg_connection *c, const char *message)
+{
+    (void)c;
+    log_warn("civetweb", LOG_STR("detail", message));
+    return 1;
+}
+
+static char *build_extra_headers(long port)
+{
+    struct buf b;
+    const char *pod = getenv("POD_NAME"), *ns = getenv("POD_NAMESPACE");
+    buf_init(&b, 4096);
+    int rc = 0;
+    /* Header values come from the environment: refuse CR/LF injection. */
+    if (pod && *pod && !strpbrk(pod, "\r\n"))
+        rc = buf_appendf(&b, "x-inference-pod: %s\r\nx-inference-port: %ld\r\n", pod, port);
+    if (rc == 0 && ns && *ns && !strpbrk(ns, "\r\n"))
+        rc = buf_appendf(&b, "x-inference-namespace: %s\r\n", ns);
+    (void)rc;
+    return buf_take(&b, NULL);
+}
+
+static char *pd_host(const struct sim_config *cfg)
+{
+    const char *ip = getenv("POD_IP");
+    if (ip && *ip)
+        return xstrdup(ip);
+    if (cfg->host && *cfg->host && strcmp(cfg->host, "0.0.0.0") != 0)
+        return xstrdup(cfg->host);
+    return xstrdup("127.0.0.1");
+}
+
+struct sim_server *sim_server_start(const struct sim_config *cfg, char *err, size_t errlen)
+{
+    struct sim_server *s = xcalloc(1, sizeof(*s));
+    s->cfg = cfg;
+    s->abortfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    sim_lat_from_config(&s->lat, cfg);
+    struct sim_metrics_opts mo = {sim_config_display_name(cfg), cfg->max_model_len, 1, 16, 1024};
+    s->metrics = sim_metrics_new(&mo);
+    s->sched = sim_sched_new(cfg->max_num_seqs, cfg->max_waiting_queue_length, s->metrics);
+    sim_pd_new_engine_id(s->engine_id);
+    s->pd_host = pd_host(cfg);
+    s->extra_headers = xstrdup("");
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.init_thread = init_thread;
+    cb.log_message = log_message;
+    struct httpd_opts o = {.host = cfg->host, .port = (int)cfg->port,
+                           .threads = (int)cfg->http_threads, .keep_alive_ms = 60000,
+                           .request_timeout_ms = 60000, .user_data = s};
+    s->ctx = httpd_start(&o, &cb, &s->port, err, errlen);
+    if (!s->ctx || s->abortfd < 0) {
+        if (s->abortfd < 0)
+            snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        sim_server_stop(s);
+        return NULL;
+    }
+    free(s->extra_headers);
+    s->extra_headers = build_extra_headers(s->port);
+    mg_set_request_handler(s->ctx, "/", on_request, s);
+    return s;
+}
+
+int sim_server_port(const struct sim_server *s)
+{
+    return s->port;
+}
+
+void sim_server_begin_shutdown(struct sim_server *s)
+{
+    atomic_store(&s->shutting_down, true);
+    sim_sched_close(s->sched);
+}
+
+long sim_server_inflight(const struct sim_server *s)
+{
+    return atomic_load(&s->inflight);
+}
+
+void sim_server_abort(struct sim_server *s)
+{
+    uint64_t one = 1;
+    ssize_t w = write(s->abortfd, &one, sizeof(one));
+    (void)w;
+}
+
+void sim_server_stop(struct sim_server *s)
+{
+    if (!s)
+        return;
+    if (s->ctx) {
+        sim_server_abort(s);
+        httpd_stop(s->ctx);
+    }
+    sim_sched_free(s->sched);
+    sim_metrics_free(s->metrics);
+    free(s->pd_host);
+    free(s->extra_headers);
+    if (s->abortfd >= 0)
+        close(s->abortfd);
+    free(s);
+}

@@ -1,0 +1,202 @@
+#include "simulator/sim_config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static enum sim_config_result load(struct sim_config *c, char *err, const char *a0, ...)
+{
+    char *argv[32];
+    int argc = 0;
+    va_list ap;
+    argv[argc++] = "pdsim-simulator";
+    va_start(ap, a0);
+    for (const char *a = a0; a; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+    return sim_config_load(c, argc, argv, err, 256, NULL, 0);
+}
+
+static char *write_yaml(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/pdsim-cfg-XXXXXX");
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void test_defaults_and_forms(void **state)
+{
+    (void)state;
+    struct sim_config c;
+    char err[256] = "";
+    unsetenv("SIM_MODEL");
+    assert_int_equal(load(&c, err, "--model", "m", "--port=9000", "--prefill-time-per-token=200",
+                          "--prefill-time-std-dev", "3", "--inter-token-latency", "1.5ms", NULL),
+                     SIM_CONFIG_OK);
+    assert_string_equal(c.model, "m");
+    assert_int_equal(c.port, 9000);
+    assert_true(c.prefill_per_token == 200000000LL);
+    assert_true(c.prefill_sd == 3000000LL);
+    assert_true(c.itl == 1500000LL);
+    assert_int_equal(c.max_num_seqs, 5);
+    assert_int_equal(c.max_waiting_queue_length, 1000);
+    assert_int_equal(c.max_model_len, 1024);
+    assert_int_equal(c.nserved, 1);
+    assert_string_equal(c.served[0], "m");
+    assert_int_equal(c.mode, SIM_MODE_RANDOM);
+    sim_config_release(&c);
+}
+
+static void test_served_list(void **state)
+{
+    (void)state;
+    struct sim_config c;
+    char err[256] = "";
+    assert_int_equal(load(&c, err, "--model", "m", "--served-model-name", "a", "b", "--mode",
+                          "echo", NULL),
+                     SIM_CONFIG_OK);
+    assert_int_equal(c.nserved, 2);
+    assert_string_equal(c.served[0], "a");
+    assert_string_equal(c.served[1], "b");
+    assert_int_equal(c.mode, SIM_MODE_ECHO);
+    sim_config_release(&c);
+    assert_int_equal(load(&c, err, "--model", "m", "--served-model-name", NULL), SIM_CONFIG_OK);
+    assert_int_equal(c.nserved, 1);
+    assert_string_equal(c.served[0], "m");
+    sim_config_release(&c);
+}
+
+static void test_precedence(void **state)
+{
+    (void)state;
+    struct sim_config c;
+    char err[256] = "";
+    char *path = write_yaml("model: from-yaml\nport: 7000\nmax-num-seqs: 9\n"
+                            "served-model-name: [y1, y2]\ntime-to-first-token: \"2000ms\"\n");
+    setenv("SIM_MODEL", "from-env", 1);
+    assert_int_equal(load(&c, err, "--config", path, "--port", "7001", NULL), SIM_CONFIG_OK);
+    assert_string_equal(c.model, "from-env"); /* env beats YAML */
+    assert_int_equal(c.port, 7001);           /* CLI beats YAML */
+    assert_int_equal(c.max_num_seqs, 9);      /* YAML beats default */
+    assert_true(c.ttft == 2000000000LL);
+    assert_int_equal(c.nserved, 2);
+    sim_config_release(&c);
+    assert_int_equal(load(&c, err, "--config", path, "--model", "cli", "--served-model-name", "z",
+                          NULL),
+                     SIM_CONFIG_OK);
+    assert_string_equal(c.model, "cli"); /* CLI beats env */
+    assert_int_equal(c.nserved, 1);      /* a CLI list replaces the YAML list */
+    unsetenv("SIM_MODEL");
+    sim_config_release(&c);
+    remove(path);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *a, *b, *want;
+    } cases[] = {
+        {"--bogus", "1", "unknown flag --bogus"},
+        {"--enable-kvcache", "true", "flag --enable-kvcache: not supported"},
+        {"--port", "abc", "flag --port: \"abc\" is not an integer"},
+        {"--port", "70000", "flag --port: 70000 is out of range"},
+        {"--max-num-seqs", "0", "flag --max-num-seqs: 0 is out of range"},
+        {"--mode", "loud", "flag --mode: \"loud\" is not a mode"},
+        {"--time-to-first-token", "5parsecs", "flag --time-to-first-token: invalid duration"},
+        {"--inter-token-latency", "-5ms", "flag --inter-token-latency: must not be negative"},
+        {"--time-to-first-token-std-dev", "1s", "--time-to-first-token-std-dev must be at most"},
+        {"--time-factor-under-load", "0.5", "--time-factor-under-load must be >= 1.0"},
+        {"--latency-calculator", "fast", "is not a latency calculator"},
+        {"--max-request-body-size-mb", "600", "out of range"},
+        {"--data-parallel-size", "2", "flag --data-parallel-size: 2 is out of range"},
+        {"stray", "x", "unexpected argument \"stray\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sim_config c;
+        char err[256] = "";
+        assert_int_equal(load(&c, err, "--model", "m", cases[i].a, cases[i].b, NULL),
+                         SIM_CONFIG_ERROR);
+        if (!strstr(err, cases[i].want))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+        sim_config_release(&c);
+    }
+    struct sim_config c;
+    char err[256] = "";
+    unsetenv("SIM_MODEL");
+    assert_int_equal(load(&c, err, "--port", "1", NULL), SIM_CONFIG_ERROR);
+    assert_non_null(strstr(err, "--model is required"));
+    sim_config_release(&c);
+    assert_int_equal(load(&c, err, "--model", "m", "--port", NULL), SIM_CONFIG_ERROR);
+    assert_non_null(strstr(err, "flag --port needs a value"));
+    sim_config_release(&c);
+}
+
+static void test_yaml_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"model: m\nbogus: 1\n", "line 2: key \"bogus\": unknown key"},
+        {"model: m\nport: [1, 2]\n", "line 2: key \"port\": expected one value"},
+        {"model: m\nmode: 3\n", "line 2: key \"mode\": \"3\" is not a mode"},
+        {"model: m\n  x: : y\n", "line 2"},
+        {"model: m\nlora-modules: []\n", "not supported"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sim_config c;
+        char err[256] = "";
+        char *path = write_yaml(cases[i].yaml);
+        assert_int_equal(load(&c, err, "--config", path, NULL), SIM_CONFIG_ERROR);
+        if (!strstr(err, cases[i].want) || !strstr(err, path))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+        sim_config_release(&c);
+        remove(path);
+    }
+    struct sim_config c;
+    char err[256] = "";
+    assert_int_equal(load(&c, err, "--model", "m", "--config", "/nonexistent.yaml", NULL),
+                     SIM_CONFIG_ERROR);
+    assert_non_null(strstr(err, "/nonexistent.yaml"));
+    sim_config_release(&c);
+}
+
+static void test_help(void **state)
+{
+    (void)state;
+    struct sim_config c;
+    char err[256] = "";
+    assert_int_equal(load(&c, err, "--help", NULL), SIM_CONFIG_HELP);
+    sim_config_release(&c);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    sim_config_help(f);
+    fclose(f);
+    assert_non_null(strstr(text, "--max-num-seqs"));
+    assert_non_null(strstr(text, "(default 5)"));
+    assert_non_null(strstr(text, "--kv-cache-transfer-time-std-dev"));
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_forms), cmocka_unit_test(test_served_list),
+        cmocka_unit_test(test_precedence),         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_yaml_errors),        cmocka_unit_test(test_help),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
