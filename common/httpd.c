@@ -92,6 +92,19 @@ int httpd_read_body(struct mg_connection *c, struct buf *out)
     }
 }
 
+int httpd_discard_body(struct mg_connection *c, size_t max)
+{
+    char chunk[16384];
+    size_t total = 0;
+    while (total < max) {
+        int n = mg_read(c, chunk, sizeof(chunk));
+        if (n <= 0)
+            return 0;
+        total += (size_t)n;
+    }
+    return -E2BIG;
+}
+
 const char *httpd_reason(int status)
 {
     switch (status) {

@@ -38,6 +38,11 @@ void httpd_stop(struct mg_context *ctx);
  * -E2BIG when the body (or its Content-Length) exceeds the cap, or -EIO. */
 int httpd_read_body(struct mg_connection *c, struct buf *out);
 
+/* Read and drop what is left of the request body, at most max bytes, so the
+ * client (which may still be sending) reads our error response instead of a
+ * reset. Returns 0 when the body ended, -E2BIG when max was reached. */
+int httpd_discard_body(struct mg_connection *c, size_t max);
+
 /* Reason phrase for an HTTP status ("Not Found"). */
 const char *httpd_reason(int status);
 /* OpenAI error "type" for a status: BadRequestError, NotFoundError, ... */

@@ -13,24 +13,34 @@
 #include <stdlib.h>
 #include <time.h>
 
-static void drain(struct sim_server *srv, int64_t timeout_ns)
+/* Wait until no request is in flight, for at most timeout_ns. Returns the
+ * number still in flight. */
+static long wait_idle(struct sim_server *srv, int64_t timeout_ns)
 {
-    struct timespec start, now, tick = {0, 20 * 1000000L};
+    struct timespec start, now, tick = {0, 10 * 1000000L};
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         long n = sim_server_inflight(srv);
         clock_gettime(CLOCK_MONOTONIC, &now);
         int64_t el = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000LL +
                      (now.tv_nsec - start.tv_nsec);
-        if (n == 0)
-            return;
-        if (el >= timeout_ns) {
-            log_warn("drain timeout: ending in-flight requests", LOG_INT("inflight", n));
-            sim_server_abort(srv);
-            return;
-        }
+        if (n == 0 || el >= timeout_ns)
+            return n;
         nanosleep(&tick, NULL);
     }
+}
+
+/* Let in-flight requests finish; past the timeout, end them cleanly (streams
+ * get an error event and [DONE]) before civetweb stops, because civetweb
+ * refuses writes once it is stopping. */
+static void drain(struct sim_server *srv, int64_t timeout_ns)
+{
+    long n = wait_idle(srv, timeout_ns);
+    if (n == 0)
+        return;
+    log_warn("drain timeout: ending in-flight requests", LOG_INT("inflight", n));
+    sim_server_abort(srv);
+    wait_idle(srv, 5000000000LL);
 }
 
 int main(int argc, char **argv)

@@ -321,7 +321,9 @@ static int prepare(struct gen_req *g, enum sim_api api, char *err, size_t errlen
     int rc = httpd_read_body(g->c, &body);
     if (rc == -E2BIG) {
         snprintf(err, errlen, "Request body is larger than the limit of %ld MB", cap);
-        mg_disable_connection_keep_alive(g->c);
+        /* Let a client that is still sending read the 413; give up past 4x the cap. */
+        if (httpd_discard_body(g->c, ((size_t)cap << 20) * 4) < 0)
+            mg_disable_connection_keep_alive(g->c);
         buf_release(&body);
         return 413;
     }

@@ -98,7 +98,11 @@ static int handle_tokenize(struct sim_server *s, struct mg_connection *c)
     int rc = httpd_read_body(c, &body);
     if (rc < 0) {
         buf_release(&body);
-        return send_err(s, c, rc == -E2BIG ? 413 : 400, "Failed to read request body");
+        if (rc == -E2BIG && httpd_discard_body(c, body.cap * 4) < 0)
+            mg_disable_connection_keep_alive(c);
+        return send_err(s, c, rc == -E2BIG ? 413 : 400,
+                        rc == -E2BIG ? "Request body is larger than the limit"
+                                     : "Failed to read request body");
     }
     cJSON *root = json_parse(buf_str(&body), body.len, err, sizeof(err));
     bool has_prompt = root && cJSON_GetObjectItemCaseSensitive(root, "prompt");

@@ -1,0 +1,92 @@
+// Drives pdsim-simulator with the official OpenAI Node client, streaming and not.
+// Run: node --test openai_client.test.mjs   (PDSIM_SIMULATOR = path to the binary)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
+import OpenAI from 'openai';
+
+const BIN = process.env.PDSIM_SIMULATOR ?? 'build/simulator/pdsim-simulator';
+const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
+let sim;
+let client;
+
+before(async () => {
+  sim = spawn(BIN, ['--host', '127.0.0.1', '--port', '0', '--http-threads', '32', '--model', MODEL,
+    '--mode', 'echo', '--time-to-first-token', '20ms', '--inter-token-latency', '5ms'],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no listening line')), 15000);
+    readline.createInterface({ input: sim.stderr }).on('line', (line) => {
+      try {
+        const j = JSON.parse(line);
+        if (j.msg === 'listening') { clearTimeout(timer); resolve(j.port); }
+      } catch { /* not JSON */ }
+    });
+    sim.on('exit', (code) => reject(new Error(`simulator exited ${code}`)));
+  });
+  client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+
+after(async () => {
+  const exited = new Promise((resolve) => sim.on('exit', (code) => resolve(code)));
+  sim.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
+
+test('chat, non-streaming', async () => {
+  const r = await client.chat.completions.create({
+    model: MODEL, messages: [{ role: 'user', content: 'This is a test.' }],
+  });
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices[0].message.role, 'assistant');
+  assert.equal(r.choices[0].message.content, 'This is a test.');
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.equal(r.usage.prompt_tokens, 10);
+  assert.equal(r.usage.completion_tokens, 5);
+});
+
+test('chat, streaming with usage', async () => {
+  const stream = await client.chat.completions.create({
+    model: MODEL, messages: [{ role: 'user', content: 'This is a test.' }], stream: true,
+    stream_options: { include_usage: true },
+  });
+  let text = '';
+  let finish = null;
+  let usage = null;
+  let chunks = 0;
+  for await (const chunk of stream) {
+    chunks++;
+    assert.equal(chunk.object, 'chat.completion.chunk');
+    if (chunk.usage) usage = chunk.usage;
+    for (const c of chunk.choices) {
+      text += c.delta.content ?? '';
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+  }
+  assert.equal(text, 'This is a test.');
+  assert.equal(finish, 'stop');
+  assert.equal(usage.completion_tokens, 5);
+  assert.ok(chunks >= 7);
+});
+
+test('completions, both ways', async () => {
+  const r = await client.completions.create({ model: MODEL, prompt: 'hello there', max_tokens: 5 });
+  assert.equal(r.choices[0].text, 'hello there');
+  const s = await client.completions.create({ model: MODEL, prompt: 'a b c', stream: true });
+  let text = '';
+  for await (const chunk of s) text += chunk.choices[0]?.text ?? '';
+  assert.equal(text, 'a b c');
+});
+
+test('errors surface as typed API errors', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof OpenAI.NotFoundError && e.status === 404,
+  );
+  await assert.rejects(
+    client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }],
+      max_tokens: -1 }),
+    (e) => e instanceof OpenAI.BadRequestError && /should be positive/.test(e.message),
+  );
+});
