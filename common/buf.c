@@ -70,6 +70,26 @@ int buf_putc(struct buf *b, char c)
     return buf_append(b, &c, 1);
 }
 
+int buf_put_long(struct buf *b, long long v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof(tmp);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+void buf_reserve(struct buf *b, size_t n)
+{
+    if (n <= b->cap && b->len <= b->cap - n && grow(b, n) == 0)
+        return;
+}
+
 int buf_vappendf(struct buf *b, const char *fmt, va_list ap)
 {
     char small[256];

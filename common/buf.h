@@ -33,6 +33,10 @@ void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *p, size_t n) WARN_UNUSED;
 int buf_puts(struct buf *b, const char *s) WARN_UNUSED;
 int buf_putc(struct buf *b, char c) WARN_UNUSED;
+/* Append a decimal integer without going through printf. */
+int buf_put_long(struct buf *b, long long v) WARN_UNUSED;
+/* Make room for n more bytes up front (a hint; appends still check the cap). */
+void buf_reserve(struct buf *b, size_t n);
 /* printf-style append. Returns 0 or -E2BIG (buffer unchanged). */
 int buf_appendf(struct buf *b, const char *fmt, ...) WARN_UNUSED
     __attribute__((format(printf, 2, 3)));

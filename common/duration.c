@@ -14,13 +14,18 @@ struct unit {
 
 /* Longest names first so "ms" is not read as "m". */
 static const struct unit units[] = {
-    {"ns", 1},          {"us", 1000},          {"\xc2\xb5s", 1000}, /* µs */
-    {"\xce\xbcs", 1000}, /* μs */ {"ms", 1000000}, {"s", 1000000000LL},
-    {"m", 60000000000LL}, {"h", 3600000000000LL},
+    {"ns", 1},
+    {"us", 1000},
+    {"\xc2\xb5s", 1000}, /* µs */
+    {"\xce\xbcs", 1000},
+    /* μs */ {"ms", 1000000},
+    {"s", 1000000000LL},
+    {"m", 60000000000LL},
+    {"h", 3600000000000LL},
 };
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen,
-                                                        const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
+                                                         ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -45,8 +45,8 @@ struct mg_context *httpd_start(const struct httpd_opts *o, const struct mg_callb
     memset(&cb, 0, sizeof(cb));
     if (callbacks)
         cb = *callbacks;
-    struct mg_init_data init = {.callbacks = &cb, .user_data = o->user_data,
-                                .configuration_options = options};
+    struct mg_init_data init = {
+        .callbacks = &cb, .user_data = o->user_data, .configuration_options = options};
     struct mg_error_data ed;
     char msg[256] = "";
     memset(&ed, 0, sizeof(ed));

@@ -20,12 +20,12 @@ struct mg_context;
 struct mg_callbacks;
 
 struct httpd_opts {
-    const char *host;     /* "0.0.0.0" or NULL = all interfaces; else one address */
-    int port;             /* 0 = any free port */
-    int threads;          /* worker threads = concurrent connections */
-    int keep_alive_ms;    /* idle keep-alive timeout */
+    const char *host;  /* "0.0.0.0" or NULL = all interfaces; else one address */
+    int port;          /* 0 = any free port */
+    int threads;       /* worker threads = concurrent connections */
+    int keep_alive_ms; /* idle keep-alive timeout */
     int request_timeout_ms;
-    void *user_data;      /* given to civetweb as the context user data */
+    void *user_data; /* given to civetweb as the context user data */
 };
 
 /* Start a server. Returns the context (stop with httpd_stop) and the real

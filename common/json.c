@@ -92,8 +92,7 @@ int json_opt_str(const cJSON *obj, const char *key, const char **out, bool *pres
     return 0;
 }
 
-int json_opt_object(const cJSON *obj, const char *key, const cJSON **out, char *err,
-                    size_t errlen)
+int json_opt_object(const cJSON *obj, const char *key, const cJSON **out, char *err, size_t errlen)
 {
     const cJSON *it = lookup(obj, key);
     *out = NULL;
@@ -105,8 +104,7 @@ int json_opt_object(const cJSON *obj, const char *key, const cJSON **out, char *
     return 0;
 }
 
-int json_opt_array(const cJSON *obj, const char *key, const cJSON **out, char *err,
-                   size_t errlen)
+int json_opt_array(const cJSON *obj, const char *key, const cJSON **out, char *err, size_t errlen)
 {
     const cJSON *it = lookup(obj, key);
     *out = NULL;

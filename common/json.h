@@ -26,9 +26,7 @@ int json_opt_bool(const cJSON *obj, const char *key, bool *out, bool *present, c
 int json_opt_str(const cJSON *obj, const char *key, const char **out, bool *present, char *err,
                  size_t errlen);
 /* Object or array fields: *out is NULL when absent. */
-int json_opt_object(const cJSON *obj, const char *key, const cJSON **out, char *err,
-                    size_t errlen);
-int json_opt_array(const cJSON *obj, const char *key, const cJSON **out, char *err,
-                   size_t errlen);
+int json_opt_object(const cJSON *obj, const char *key, const cJSON **out, char *err, size_t errlen);
+int json_opt_array(const cJSON *obj, const char *key, const cJSON **out, char *err, size_t errlen);
 
 #endif

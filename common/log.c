@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOG_LINE_MAX 8192
+#define LOG_LINE_MAX   8192
 #define LOG_FIELDS_MAX 32
 
 static const char *g_component = "pdsim";
@@ -216,9 +216,8 @@ static bool put_field(struct out *o, const struct log_field *f)
     return false;
 }
 
-int log_format(char *out, int outlen, const char *ts, enum log_level level,
-               const char *component, const char *msg, const struct log_field *fields,
-               int nfields)
+int log_format(char *out, int outlen, const char *ts, enum log_level level, const char *component,
+               const char *msg, const struct log_field *fields, int nfields)
 {
     static const char trunc[] = ",\"truncated\":true";
     /* Room for the closing brace, the truncation marker, '\n' and NUL. */

@@ -34,11 +34,11 @@ struct log_field {
     } v;
 };
 
-#define LOG_STR(k, x) ((struct log_field){.key = (k), .type = LOG_F_STR, .v.s = (x)})
-#define LOG_INT(k, x) ((struct log_field){.key = (k), .type = LOG_F_INT, .v.i = (long long)(x)})
-#define LOG_DBL(k, x) ((struct log_field){.key = (k), .type = LOG_F_DBL, .v.d = (double)(x)})
+#define LOG_STR(k, x)  ((struct log_field){.key = (k), .type = LOG_F_STR, .v.s = (x)})
+#define LOG_INT(k, x)  ((struct log_field){.key = (k), .type = LOG_F_INT, .v.i = (long long)(x)})
+#define LOG_DBL(k, x)  ((struct log_field){.key = (k), .type = LOG_F_DBL, .v.d = (double)(x)})
 #define LOG_BOOL(k, x) ((struct log_field){.key = (k), .type = LOG_F_BOOL, .v.i = !!(x)})
-#define LOG_END ((struct log_field){.key = 0, .type = LOG_F_END})
+#define LOG_END        ((struct log_field){.key = 0, .type = LOG_F_END})
 
 /* Set the component name shown on every line (a static string, borrowed). */
 void log_set_component(const char *component);
@@ -57,14 +57,13 @@ void log_set_fd(int fd);
 void log_msg(enum log_level level, const char *msg, ...);
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__, LOG_END)
-#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__, LOG_END)
-#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__, LOG_END)
+#define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__, LOG_END)
+#define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__, LOG_END)
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__, LOG_END)
 
 /* Format one line into out (at most outlen bytes, NUL-terminated, ending
  * with '\n'); returns its length. Pure; used by log_msg and the unit tests. */
-int log_format(char *out, int outlen, const char *ts, enum log_level level,
-               const char *component, const char *msg, const struct log_field *fields,
-               int nfields);
+int log_format(char *out, int outlen, const char *ts, enum log_level level, const char *component,
+               const char *msg, const struct log_field *fields, int nfields);
 
 #endif

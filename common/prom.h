@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 struct prom_hist {
-    const double *bounds;     /* borrowed, ascending upper bounds, without +Inf */
+    const double *bounds; /* borrowed, ascending upper bounds, without +Inf */
     size_t nbounds;
     _Atomic uint64_t *counts; /* owned; nbounds + 1 non-cumulative buckets (last = +Inf) */
     _Atomic uint64_t count;
@@ -37,8 +37,7 @@ int prom_write_header(struct buf *b, const char *name, const char *help, const c
  * escaped (may be "" for none). Returns 0 or -E2BIG. */
 int prom_write_sample(struct buf *b, const char *name, const char *labels, double v);
 /* The _bucket (cumulative, le="+Inf" last), _sum and _count lines. */
-int prom_write_hist(struct buf *b, const char *name, const char *labels,
-                    const struct prom_hist *h);
+int prom_write_hist(struct buf *b, const char *name, const char *labels, const struct prom_hist *h);
 /* Append v escaped as a label value (backslash, quote, newline). */
 int prom_escape_label(struct buf *b, const char *v);
 

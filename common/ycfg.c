@@ -36,8 +36,8 @@ static char *scalar_text(const yaml_node_t *n)
     return xstrndup(s, len);
 }
 
-static int add_entry(struct ycfg *c, yaml_document_t *doc, const yaml_node_pair_t *pair,
-                     char *err, size_t errlen)
+static int add_entry(struct ycfg *c, yaml_document_t *doc, const yaml_node_pair_t *pair, char *err,
+                     size_t errlen)
 {
     yaml_node_t *k = yaml_document_get_node(doc, pair->key);
     yaml_node_t *v = yaml_document_get_node(doc, pair->value);

@@ -22,8 +22,8 @@ static long wait_idle(struct sim_server *srv, int64_t timeout_ns)
     for (;;) {
         long n = sim_server_inflight(srv);
         clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t el = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000LL +
-                     (now.tv_nsec - start.tv_nsec);
+        int64_t el =
+            (int64_t)(now.tv_sec - start.tv_sec) * 1000000000LL + (now.tv_nsec - start.tv_nsec);
         if (n == 0 || el >= timeout_ns)
             return n;
         nanosleep(&tick, NULL);
@@ -48,8 +48,8 @@ int main(int argc, char **argv)
     struct sim_config cfg;
     char err[512], warn[512];
     log_set_component("simulator");
-    enum sim_config_result r = sim_config_load(&cfg, argc, argv, err, sizeof(err), warn,
-                                               sizeof(warn));
+    enum sim_config_result r =
+        sim_config_load(&cfg, argc, argv, err, sizeof(err), warn, sizeof(warn));
     if (r == SIM_CONFIG_HELP) {
         sim_config_help(stdout);
         sim_config_release(&cfg);

@@ -17,7 +17,7 @@ struct flagdef {
     const char *name;
     enum ftype type;
     size_t off;
-    long min, max; /* F_INT range */
+    long min, max;   /* F_INT range */
     const char *def; /* default as shown in --help */
     const char *help;
 };
@@ -78,22 +78,59 @@ static const struct flagdef flags[] = {
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))
 
 /* Upstream flags that pdsim-simulator does not implement yet: named in the error. */
-static const char *const unsupported[] = {
-    "lora-modules", "max-loras", "max-cpu-loras", "enable-kvcache", "kv-cache-size",
-    "block-size", "hash-seed", "zmq-endpoint", "event-batch-size", "use-vllm-map-event-format",
-    "kv-events-replay-endpoint", "kv-events-replay-queue-size", "global-cache-hit-threshold",
-    "failure-injection-rate", "failure-types", "data-parallel-rank", "dataset-path",
-    "dataset-url", "dataset-in-memory", "dataset-table-name", "render-timeout",
-    "mm-render-timeout", "default-embedding-dimensions", "ssl-certfile", "ssl-keyfile",
-    "self-signed-certs", "fake-metrics", "fake-metrics-refresh-interval", "startup-duration",
-    "enable-sleep-mode", "no-enable-sleep-mode", "enable-request-id-headers", "log-http",
-    "omni", "no-omni", "image-emission-rate", "time-to-generate-image",
-    "time-to-generate-image-std-dev", "mm-encoder-only", "no-mm-encoder-only",
-    "max-tool-call-integer-param", "min-tool-call-integer-param", "max-tool-call-number-param",
-    "min-tool-call-number-param", "max-tool-call-array-param-length",
-    "min-tool-call-array-param-length", "tool-call-not-required-param-probability",
-    "object-tool-call-not-required-field-probability", "tool-call-extra-call-probability",
-    "skip-tool-validation", "mm-processor-kwargs", "ec-transfer-config", NULL};
+static const char *const unsupported[] = {"lora-modules",
+                                          "max-loras",
+                                          "max-cpu-loras",
+                                          "enable-kvcache",
+                                          "kv-cache-size",
+                                          "block-size",
+                                          "hash-seed",
+                                          "zmq-endpoint",
+                                          "event-batch-size",
+                                          "use-vllm-map-event-format",
+                                          "kv-events-replay-endpoint",
+                                          "kv-events-replay-queue-size",
+                                          "global-cache-hit-threshold",
+                                          "failure-injection-rate",
+                                          "failure-types",
+                                          "data-parallel-rank",
+                                          "dataset-path",
+                                          "dataset-url",
+                                          "dataset-in-memory",
+                                          "dataset-table-name",
+                                          "render-timeout",
+                                          "mm-render-timeout",
+                                          "default-embedding-dimensions",
+                                          "ssl-certfile",
+                                          "ssl-keyfile",
+                                          "self-signed-certs",
+                                          "fake-metrics",
+                                          "fake-metrics-refresh-interval",
+                                          "startup-duration",
+                                          "enable-sleep-mode",
+                                          "no-enable-sleep-mode",
+                                          "enable-request-id-headers",
+                                          "log-http",
+                                          "omni",
+                                          "no-omni",
+                                          "image-emission-rate",
+                                          "time-to-generate-image",
+                                          "time-to-generate-image-std-dev",
+                                          "mm-encoder-only",
+                                          "no-mm-encoder-only",
+                                          "max-tool-call-integer-param",
+                                          "min-tool-call-integer-param",
+                                          "max-tool-call-number-param",
+                                          "min-tool-call-number-param",
+                                          "max-tool-call-array-param-length",
+                                          "min-tool-call-array-param-length",
+                                          "tool-call-not-required-param-probability",
+                                          "object-tool-call-not-required-field-probability",
+                                          "tool-call-extra-call-probability",
+                                          "skip-tool-validation",
+                                          "mm-processor-kwargs",
+                                          "ec-transfer-config",
+                                          NULL};
 
 static const struct flagdef *find_flag(const char *name)
 {
@@ -175,8 +212,7 @@ static int apply_scalar(struct sim_config *c, const struct flagdef *f, const cha
             return -EINVAL;
         }
         if (v < f->min || v > f->max) {
-            snprintf(err, errlen, "%s: %ld is out of range [%ld, %ld]", where, v, f->min,
-                     f->max);
+            snprintf(err, errlen, "%s: %ld is out of range [%ld, %ld]", where, v, f->min, f->max);
             return -EINVAL;
         }
         *(long *)field = v;
@@ -240,8 +276,10 @@ static int apply_scalar(struct sim_config *c, const struct flagdef *f, const cha
         else if (strcmp(val, "per-token") == 0)
             c->calc = SIM_CALC_PER_TOKEN;
         else {
-            snprintf(err, errlen, "%s: \"%s\" is not a latency calculator (\"\", constant or "
-                     "per-token)", where, val);
+            snprintf(err, errlen,
+                     "%s: \"%s\" is not a latency calculator (\"\", constant or "
+                     "per-token)",
+                     where, val);
             return -EINVAL;
         }
         return 0;
@@ -252,9 +290,8 @@ static int apply_scalar(struct sim_config *c, const struct flagdef *f, const cha
     return 0;
 }
 
-static int apply(struct sim_config *c, const struct flagdef *f, char **vals, size_t n,
-                 bool is_list, const char *where, char *err, size_t errlen, char *warn,
-                 size_t warnlen)
+static int apply(struct sim_config *c, const struct flagdef *f, char **vals, size_t n, bool is_list,
+                 const char *where, char *err, size_t errlen, char *warn, size_t warnlen)
 {
     if (f->type == F_LIST) {
         free_list(c->served, c->nserved);
@@ -293,8 +330,7 @@ struct cli_flag {
 static int cli_error_name(const char *name, char *err, size_t errlen)
 {
     if (is_unsupported(name))
-        snprintf(err, errlen, "flag --%s: not supported by this version of pdsim-simulator",
-                 name);
+        snprintf(err, errlen, "flag --%s: not supported by this version of pdsim-simulator", name);
     else
         snprintf(err, errlen, "unknown flag --%s (see --help)", name);
     return -EINVAL;
@@ -370,8 +406,8 @@ static void free_cli(struct cli_flag *v, size_t n)
     free(v);
 }
 
-static int apply_yaml(struct sim_config *c, const char *path, char *err, size_t errlen,
-                      char *warn, size_t warnlen)
+static int apply_yaml(struct sim_config *c, const char *path, char *err, size_t errlen, char *warn,
+                      size_t warnlen)
 {
     struct ycfg y;
     char yerr[256];
@@ -449,8 +485,8 @@ enum sim_config_result sim_config_load(struct sim_config *c, int argc, char **ar
     }
     for (size_t i = 0; i < ncli && rc == 0; i++)
         if (cli[i].def->type == F_CONFIG)
-            rc = apply(c, cli[i].def, cli[i].vals, cli[i].n, false, "flag --config", err,
-                       errlen, warn, warnlen);
+            rc = apply(c, cli[i].def, cli[i].vals, cli[i].n, false, "flag --config", err, errlen,
+                       warn, warnlen);
     if (rc == 0 && c->config_path)
         rc = apply_yaml(c, c->config_path, err, errlen, warn, warnlen);
     const char *env = getenv("SIM_MODEL");

@@ -18,10 +18,10 @@ enum sim_mode { SIM_MODE_RANDOM, SIM_MODE_ECHO };
 enum sim_calc { SIM_CALC_LEGACY, SIM_CALC_CONSTANT, SIM_CALC_PER_TOKEN };
 
 struct sim_config {
-    char *host;           /* listen address (pdsim extension; vLLM's --host) */
+    char *host; /* listen address (pdsim extension; vLLM's --host) */
     long port;
-    char *model;          /* base model (required) */
-    char **served;        /* served model names; [model] when none given */
+    char *model;   /* base model (required) */
+    char **served; /* served model names; [model] when none given */
     size_t nserved;
     enum sim_mode mode;
     int64_t seed;
@@ -36,7 +36,7 @@ struct sim_config {
     double time_factor_under_load;
     long max_request_body_size_mb;
     long data_parallel_size;
-    long v;               /* klog verbosity */
+    long v; /* klog verbosity */
     char *config_path;
     /* pdsim extensions */
     long http_threads;

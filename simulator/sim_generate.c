@@ -81,7 +81,8 @@ static void make_id(struct gen_req *g)
     snprintf(g->id, sizeof(g->id), "%s-%08x-%04x-4%03x-%04x-%012llx",
              g->req.api == SIM_API_CHAT ? "chatcmpl" : "cmpl", (unsigned)(a >> 32),
              (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xfff),
-             (unsigned)(0x8000 | ((b >> 48) & 0x3fff)), (unsigned long long)(b & 0xffffffffffffULL));
+             (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
+             (unsigned long long)(b & 0xffffffffffffULL));
     sim_rng_seed2(&g->rng, (uint64_t)g->s->cfg->seed, n);
 }
 
@@ -101,8 +102,9 @@ static void prepare_choices(struct gen_req *g)
                 sim_textgen_echo(c->prompt->echo, c->prompt->echo_len, g->req.max_tokens, &c->gen);
             } else {
                 bool is_max = false;
-                long len = sim_textgen_random_length(&g->rng, g->req.max_tokens, g->req.ignore_eos,
-                                                     cfg->max_model_len, c->prompt->ntokens, &is_max);
+                long len =
+                    sim_textgen_random_length(&g->rng, g->req.max_tokens, g->req.ignore_eos,
+                                              cfg->max_model_len, c->prompt->ntokens, &is_max);
                 sim_textgen_random(&g->rng, len, &c->gen);
                 c->gen.finish = is_max ? SIM_FINISH_LENGTH : SIM_FINISH_STOP;
             }
@@ -119,7 +121,8 @@ static void emit_token(struct gen_req *g, struct gen_choice *c)
         int rc = 0;
         if (c->emitted == 0)
             rc = sim_resp_sse_role(&g->out, &g->rctx, c->index);
-        rc = rc ? rc : sim_resp_sse_token(&g->out, &g->rctx, c->index, c->gen.text + t->off, t->len);
+        rc =
+            rc ? rc : sim_resp_sse_token(&g->out, &g->rctx, c->index, c->gen.text + t->off, t->len);
         (void)rc; /* the out buffer has no cap */
     }
     c->emitted++;
@@ -218,6 +221,8 @@ static int run(struct gen_req *g)
             pending = pending || !g->ch[i].done;
         if (!pending)
             return 0;
+        if (g->sockfd == -2) /* looked up only when there is a wait: a syscall */
+            g->sockfd = connfd_current(g->c);
         enum connfd_wake w = connfd_wait(g->sockfd, g->evfd, g->s->abortfd, any ? &earliest : NULL);
         if (w == CONNFD_GONE || w == CONNFD_ABORT)
             return (int)w;
@@ -239,6 +244,7 @@ static int respond_full(struct gen_req *g)
     struct sim_resp_usage u;
     struct buf body;
     buf_init(&body, BUF_NOCAP);
+    buf_reserve(&body, 512);
     for (size_t i = 0; i < g->nch; i++)
         rc[i] = (struct sim_resp_choice){g->ch[i].index, g->ch[i].gen.text, g->ch[i].gen.text_len,
                                          g->ch[i].gen.finish};
@@ -283,11 +289,13 @@ static int check_request(struct gen_req *g, char *err, size_t errlen, const char
 /* Hand every choice to the scheduler. Returns 0 or an HTTP status. */
 static int admit(struct gen_req *g, char *err, size_t errlen)
 {
-    struct sim_sched_item **items = xcalloc(g->nch, sizeof(*items));
+    struct sim_sched_item *small[8];
+    struct sim_sched_item **items = g->nch <= 8 ? small : xcalloc(g->nch, sizeof(*items));
     for (size_t i = 0; i < g->nch; i++)
         items[i] = &g->ch[i].item;
     int rc = sim_sched_submit(g->s->sched, items, g->nch, &g->evfd);
-    free(items);
+    if (items != small)
+        free(items);
     if (rc == -EAGAIN) {
         snprintf(err, errlen, "Failed to enqueue request, waiting requests queue is full");
         return 429;
@@ -318,6 +326,9 @@ static int prepare(struct gen_req *g, enum sim_api api, char *err, size_t errlen
     struct buf body;
     long cap = g->s->cfg->max_request_body_size_mb;
     buf_init(&body, (size_t)cap << 20);
+    long long clen = mg_get_request_info(g->c)->content_length;
+    if (clen > 0 && (unsigned long long)clen <= body.cap)
+        buf_reserve(&body, (size_t)clen);
     int rc = httpd_read_body(g->c, &body);
     if (rc == -E2BIG) {
         snprintf(err, errlen, "Request body is larger than the limit of %ld MB", cap);
@@ -342,8 +353,8 @@ static int prepare(struct gen_req *g, enum sim_api api, char *err, size_t errlen
 static int serve(struct gen_req *g)
 {
     struct sim_server *s = g->s;
-    g->rctx = (struct sim_resp_ctx){g->req.api, g->id, sim_config_display_name(s->cfg),
-                                    (long)time(NULL)};
+    g->rctx =
+        (struct sim_resp_ctx){g->req.api, g->id, sim_config_display_name(s->cfg), (long)time(NULL)};
     if (g->req.do_remote_decode) {
         struct buf kv;
         buf_init(&kv, BUF_NOCAP);
@@ -352,7 +363,6 @@ static int serve(struct gen_req *g)
             g->kv_params = buf_take(&kv, NULL);
         buf_release(&kv);
     }
-    g->sockfd = connfd_current(g->c);
     if (g->req.stream &&
         httpd_begin_chunked(g->c, 200, "text/event-stream; charset=utf-8", s->extra_headers) < 0) {
         cancel_all(g);
@@ -389,7 +399,7 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
     g.s = s;
     g.c = c;
     g.evfd = -1;
-    g.sockfd = -1;
+    g.sockfd = -2;
     buf_init(&g.out, BUF_NOCAP);
     clock_gettime(CLOCK_MONOTONIC, &g.t_recv);
     int status = prepare(&g, api, err, sizeof(err), &param);

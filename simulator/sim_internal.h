@@ -25,17 +25,17 @@ struct sim_server {
     struct sim_sched *sched;
     struct sim_metrics *metrics;
     char engine_id[37];
-    char *pd_host;          /* remote_host in kv_transfer_params */
-    char *extra_headers;    /* x-inference-* lines, or "" */
+    char *pd_host;       /* remote_host in kv_transfer_params */
+    char *extra_headers; /* x-inference-* lines, or "" */
     _Atomic bool shutting_down;
     _Atomic long inflight;
     _Atomic unsigned long long req_counter;
-    int abortfd;            /* eventfd; readable once sim_server_abort ran */
+    int abortfd; /* eventfd; readable once sim_server_abort ran */
 };
 
 /* Serve POST /v1/chat/completions or /v1/completions. Returns the HTTP status
  * for the access log. */
-int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api,
-                 char *reqid, size_t reqidlen);
+int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api, char *reqid,
+                 size_t reqidlen);
 
 #endif

@@ -57,13 +57,13 @@ int64_t sim_lat_ttft(const struct sim_lat *l, struct sim_rng *r, long n, long c,
     if (remote_prefill)
         return remote_ttft(l, r, n);
     double f = sim_lat_load_factor(l, running);
-    bool constant = l->calc == SIM_CALC_CONSTANT ||
-                    (l->calc == SIM_CALC_LEGACY && (l->ttft || l->ttft_sd));
+    bool constant =
+        l->calc == SIM_CALC_CONSTANT || (l->calc == SIM_CALC_LEGACY && (l->ttft || l->ttft_sd));
     if (constant)
         return sim_lat_jitter(r, f * (double)l->ttft, (double)l->ttft_sd);
     long uncached = n > c ? n - c : 0;
-    double mean = f * (double)l->prefill_overhead + (double)uncached * f *
-                                                        (double)l->prefill_per_token;
+    double mean =
+        f * (double)l->prefill_overhead + (double)uncached * f * (double)l->prefill_per_token;
     return sim_lat_jitter(r, mean, (double)l->prefill_sd);
 }
 

@@ -23,10 +23,10 @@ struct sim_metrics_opts {
 
 /* What one finished choice (sub-request) contributes. Times in seconds. */
 struct sim_metrics_done {
-    double e2e;            /* HTTP receipt -> done */
-    double inference;      /* slot granted -> done */
-    double prefill;        /* measured time to first token (after the slot) */
-    double decode;         /* first token -> last token */
+    double e2e;       /* HTTP receipt -> done */
+    double inference; /* slot granted -> done */
+    double prefill;   /* measured time to first token (after the slot) */
+    double decode;    /* first token -> last token */
     long prompt_tokens;
     long gen_tokens;
     long max_tokens_param; /* < 0 when the request set none */

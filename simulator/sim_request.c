@@ -60,7 +60,8 @@ static int content_text(const cJSON *content, struct buf *out, char *err, size_t
         } else if (strcmp(type->valuestring, "image_url") == 0) {
             const cJSON *iu = cJSON_GetObjectItemCaseSensitive(part, "image_url");
             const cJSON *url = cJSON_GetObjectItemCaseSensitive(iu, "url");
-            rc = rc ? rc : buf_appendf(out, "image: %s", cJSON_IsString(url) ? url->valuestring : "");
+            rc = rc ? rc
+                    : buf_appendf(out, "image: %s", cJSON_IsString(url) ? url->valuestring : "");
         }
     }
     return rc;
@@ -93,8 +94,9 @@ static int flatten_messages(const cJSON *msgs, struct sim_prompt *p, char *err, 
             const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
             const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
             const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
-            rc = rc ? rc : buf_appendf(&last, "[%s(%s)]", cJSON_IsString(name) ? name->valuestring : "",
-                                       cJSON_IsString(args) ? args->valuestring : "");
+            rc = rc ? rc
+                    : buf_appendf(&last, "[%s(%s)]", cJSON_IsString(name) ? name->valuestring : "",
+                                  cJSON_IsString(args) ? args->valuestring : "");
         }
         rc = rc ? rc : buf_appendf(&all, "### %s", role->valuestring);
         if (cJSON_IsString(tcid))
@@ -143,7 +145,8 @@ static int token_prompt(struct sim_request *req, const cJSON *arr, char *err, si
     const cJSON *t;
     cJSON_ArrayForEach(t, arr)
     {
-        if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble != (double)(long)t->valuedouble) {
+        if (!cJSON_IsNumber(t) || t->valuedouble < 0 ||
+            t->valuedouble != (double)(long)t->valuedouble) {
             snprintf(err, errlen, "field 'prompt' token ids must be non-negative integers");
             buf_release(&b);
             return -1;
@@ -189,8 +192,9 @@ static int parse_prompt_item(struct sim_request *req, const cJSON *it, char *err
         }
         return token_prompt(req, it, err, errlen);
     }
-    snprintf(err, errlen, "field 'prompt' must be a string, an array of strings, an array of "
-                          "token ids or an array of token id arrays");
+    snprintf(err, errlen,
+             "field 'prompt' must be a string, an array of strings, an array of "
+             "token ids or an array of token id arrays");
     return -1;
 }
 
@@ -222,12 +226,12 @@ static int parse_completion(struct sim_request *req, char *err, size_t errlen, c
     return 0;
 }
 
-#define FIELD(call, name)                                                                      \
-    do {                                                                                       \
-        if ((call) < 0) {                                                                      \
-            *param = (name);                                                                   \
-            return 400;                                                                        \
-        }                                                                                      \
+#define FIELD(call, name)                                                                          \
+    do {                                                                                           \
+        if ((call) < 0) {                                                                          \
+            *param = (name);                                                                       \
+            return 400;                                                                            \
+        }                                                                                          \
     } while (0)
 
 static int parse_common(struct sim_request *req, char *err, size_t errlen, const char **param)
@@ -263,9 +267,9 @@ static int parse_common(struct sim_request *req, char *err, size_t errlen, const
     if (kv) {
         FIELD(json_opt_bool(kv, "do_remote_decode", &req->do_remote_decode, &present, err, errlen),
               "kv_transfer_params.do_remote_decode");
-        FIELD(json_opt_bool(kv, "do_remote_prefill", &req->do_remote_prefill, &present, err,
-                            errlen),
-              "kv_transfer_params.do_remote_prefill");
+        FIELD(
+            json_opt_bool(kv, "do_remote_prefill", &req->do_remote_prefill, &present, err, errlen),
+            "kv_transfer_params.do_remote_prefill");
     }
     if (req->n <= 0 || req->n > 128) {
         snprintf(err, errlen, req->n <= 0 ? "n must be at least 1" : "n must be at most 128");

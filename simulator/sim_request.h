@@ -17,20 +17,20 @@
 enum sim_api { SIM_API_CHAT, SIM_API_COMPLETIONS };
 
 struct sim_prompt {
-    char *text;      /* owned: what the tokenizer counts (chat: all messages flattened) */
+    char *text; /* owned: what the tokenizer counts (chat: all messages flattened) */
     size_t text_len;
-    char *echo;      /* owned: what echo mode returns (chat: the last message's text) */
+    char *echo; /* owned: what echo mode returns (chat: the last message's text) */
     size_t echo_len;
-    long ntokens;    /* prompt tokens */
+    long ntokens; /* prompt tokens */
 };
 
 struct sim_request {
     enum sim_api api;
-    cJSON *root;            /* owned parse tree; strings below are borrowed from it */
+    cJSON *root; /* owned parse tree; strings below are borrowed from it */
     const char *model;
     bool stream;
     bool include_usage;
-    long max_tokens;        /* -1 when unset; max_completion_tokens wins over max_tokens */
+    long max_tokens; /* -1 when unset; max_completion_tokens wins over max_tokens */
     long n;
     bool ignore_eos;
     bool do_remote_decode;

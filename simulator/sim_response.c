@@ -17,16 +17,22 @@ static int head(struct buf *b, const struct sim_resp_ctx *c, bool chunk)
     rc = rc ? rc : buf_json_str(b, c->id);
     rc = rc ? rc : buf_puts(b, ",\"model\":");
     rc = rc ? rc : buf_json_str(b, c->model);
-    rc = rc ? rc : buf_appendf(b, ",\"object\":\"%s\"", object_name(c, chunk));
-    return rc;
+    rc = rc ? rc : buf_puts(b, ",\"object\":\"");
+    rc = rc ? rc : buf_puts(b, object_name(c, chunk));
+    return rc ? rc : buf_putc(b, '"');
 }
 
 static int usage_obj(struct buf *b, const struct sim_resp_usage *u)
 {
-    return buf_appendf(b,
-                       "{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld,"
-                       "\"prompt_tokens_details\":{\"cached_tokens\":%ld}}",
-                       u->prompt, u->completion, u->prompt + u->completion, u->cached);
+    int rc = buf_puts(b, "{\"prompt_tokens\":");
+    rc = rc ? rc : buf_put_long(b, u->prompt);
+    rc = rc ? rc : buf_puts(b, ",\"completion_tokens\":");
+    rc = rc ? rc : buf_put_long(b, u->completion);
+    rc = rc ? rc : buf_puts(b, ",\"total_tokens\":");
+    rc = rc ? rc : buf_put_long(b, u->prompt + u->completion);
+    rc = rc ? rc : buf_puts(b, ",\"prompt_tokens_details\":{\"cached_tokens\":");
+    rc = rc ? rc : buf_put_long(b, u->cached);
+    return rc ? rc : buf_puts(b, "}}");
 }
 
 /* data: {head,"created":T,"usage":null,"choices":[{"index":i,"finish_reason":F, */
@@ -34,11 +40,12 @@ static int chunk_open(struct buf *b, const struct sim_resp_ctx *c, long index, c
 {
     int rc = buf_puts(b, "data: ");
     rc = rc ? rc : head(b, c, true);
-    rc = rc ? rc
-            : buf_appendf(b, ",\"created\":%ld,\"usage\":null,\"choices\":[{\"index\":%ld,"
-                             "\"finish_reason\":%s",
-                          c->created, index, finish);
-    return rc;
+    rc = rc ? rc : buf_puts(b, ",\"created\":");
+    rc = rc ? rc : buf_put_long(b, c->created);
+    rc = rc ? rc : buf_puts(b, ",\"usage\":null,\"choices\":[{\"index\":");
+    rc = rc ? rc : buf_put_long(b, index);
+    rc = rc ? rc : buf_puts(b, ",\"finish_reason\":");
+    return rc ? rc : buf_puts(b, finish);
 }
 
 int sim_resp_sse_role(struct buf *b, const struct sim_resp_ctx *c, long index)
@@ -59,14 +66,14 @@ int sim_resp_sse_token(struct buf *b, const struct sim_resp_ctx *c, long index, 
     return rc;
 }
 
-int sim_resp_sse_finish(struct buf *b, const struct sim_resp_ctx *c, long index,
-                        enum sim_finish f)
+int sim_resp_sse_finish(struct buf *b, const struct sim_resp_ctx *c, long index, enum sim_finish f)
 {
     char fr[40];
     snprintf(fr, sizeof(fr), "\"%s\"", sim_finish_name(f));
     int rc = chunk_open(b, c, index, fr);
     return rc ? rc
-              : buf_puts(b, c->api == SIM_API_CHAT ? ",\"delta\":{}}]}\n\n" : ",\"text\":\"\"}]}\n\n");
+              : buf_puts(b,
+                         c->api == SIM_API_CHAT ? ",\"delta\":{}}]}\n\n" : ",\"text\":\"\"}]}\n\n");
 }
 
 int sim_resp_sse_usage(struct buf *b, const struct sim_resp_ctx *c, const struct sim_resp_usage *u)
@@ -90,10 +97,14 @@ int sim_resp_sse_error(struct buf *b, int status, const char *message)
     return rc ? rc : buf_puts(b, "\n\n");
 }
 
-static int full_choice(struct buf *b, const struct sim_resp_ctx *c, const struct sim_resp_choice *ch)
+static int full_choice(struct buf *b, const struct sim_resp_ctx *c,
+                       const struct sim_resp_choice *ch)
 {
-    int rc = buf_appendf(b, "{\"index\":%ld,\"finish_reason\":\"%s\",", ch->index,
-                         sim_finish_name(ch->finish));
+    int rc = buf_puts(b, "{\"index\":");
+    rc = rc ? rc : buf_put_long(b, ch->index);
+    rc = rc ? rc : buf_puts(b, ",\"finish_reason\":\"");
+    rc = rc ? rc : buf_puts(b, sim_finish_name(ch->finish));
+    rc = rc ? rc : buf_puts(b, "\",");
     if (c->api == SIM_API_CHAT) {
         rc = rc ? rc : buf_puts(b, "\"message\":{\"role\":\"assistant\"");
         if (ch->len) {
@@ -117,7 +128,9 @@ int sim_resp_full(struct buf *b, const struct sim_resp_ctx *c, const struct sim_
         rc = rc ? rc : buf_puts(b, ",\"kv_transfer_params\":");
         rc = rc ? rc : buf_puts(b, kv_params);
     }
-    rc = rc ? rc : buf_appendf(b, ",\"created\":%ld,\"usage\":", c->created);
+    rc = rc ? rc : buf_puts(b, ",\"created\":");
+    rc = rc ? rc : buf_put_long(b, c->created);
+    rc = rc ? rc : buf_puts(b, ",\"usage\":");
     rc = rc ? rc : usage_obj(b, u);
     rc = rc ? rc : buf_puts(b, ",\"choices\":[");
     for (size_t i = 0; i < n && rc == 0; i++) {

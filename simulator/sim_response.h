@@ -38,8 +38,7 @@ int sim_resp_sse_role(struct buf *b, const struct sim_resp_ctx *c, long index);
 int sim_resp_sse_token(struct buf *b, const struct sim_resp_ctx *c, long index, const char *tok,
                        size_t len);
 /* "data: {...finish chunk...}\n\n". */
-int sim_resp_sse_finish(struct buf *b, const struct sim_resp_ctx *c, long index,
-                        enum sim_finish f);
+int sim_resp_sse_finish(struct buf *b, const struct sim_resp_ctx *c, long index, enum sim_finish f);
 /* "data: {... "choices":[], usage ...}\n\n". */
 int sim_resp_sse_usage(struct buf *b, const struct sim_resp_ctx *c, const struct sim_resp_usage *u);
 /* "data: [DONE]\n\n". */

@@ -60,8 +60,7 @@ static void publish(struct sim_sched *s)
     }
 }
 
-int sim_sched_submit(struct sim_sched *s, struct sim_sched_item *const *items, size_t n,
-                     int *evfd)
+int sim_sched_submit(struct sim_sched *s, struct sim_sched_item *const *items, size_t n, int *evfd)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

@@ -38,8 +38,7 @@ void sim_sched_free(struct sim_sched *s);
  * it is still -1; the caller closes it. Returns the number of items that
  * must wait (0..n), -EAGAIN when the waiting queue cannot take them (nothing
  * was admitted), or -ESHUTDOWN after sim_sched_close. */
-int sim_sched_submit(struct sim_sched *s, struct sim_sched_item *const *items, size_t n,
-                     int *evfd);
+int sim_sched_submit(struct sim_sched *s, struct sim_sched_item *const *items, size_t n, int *evfd);
 
 /* The item is done (RUNNING) or abandoned (QUEUED): free its slot or its
  * place; start waiting items in FIFO order. No-op for DONE or IDLE items. */

@@ -28,7 +28,7 @@ enum sim_finish {
 const char *sim_finish_name(enum sim_finish f);
 
 struct sim_gen {
-    char *text;              /* owned, NUL-terminated: all tokens concatenated */
+    char *text; /* owned, NUL-terminated: all tokens concatenated */
     size_t text_len;
     struct sim_toklist toks; /* token boundaries into text */
     enum sim_finish finish;

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,23 @@ static void test_large_appendf(void **state)
     buf_release(&b);
 }
 
+static void test_put_long(void **state)
+{
+    (void)state;
+    static const long long cases[] = {0, 7, -7, 1234567890123LL, -9223372036854775807LL - 1};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf b;
+        char want[32];
+        buf_init(&b, BUF_NOCAP);
+        buf_reserve(&b, 100);
+        assert_true(b.alloc >= 101);
+        assert_int_equal(buf_put_long(&b, cases[i]), 0);
+        snprintf(want, sizeof(want), "%lld", cases[i]);
+        assert_string_equal(buf_str(&b), want);
+        buf_release(&b);
+    }
+}
+
 static void test_json_escape(void **state)
 {
     (void)state;
@@ -89,10 +107,9 @@ static void test_json_escape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_and_take),
-        cmocka_unit_test(test_cap),
-        cmocka_unit_test(test_large_appendf),
-        cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_append_and_take), cmocka_unit_test(test_cap),
+        cmocka_unit_test(test_large_appendf),   cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_put_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,9 +63,9 @@ static void test_served_list(void **state)
     (void)state;
     struct sim_config c;
     char err[256] = "";
-    assert_int_equal(load(&c, err, "--model", "m", "--served-model-name", "a", "b", "--mode",
-                          "echo", NULL),
-                     SIM_CONFIG_OK);
+    assert_int_equal(
+        load(&c, err, "--model", "m", "--served-model-name", "a", "b", "--mode", "echo", NULL),
+        SIM_CONFIG_OK);
     assert_int_equal(c.nserved, 2);
     assert_string_equal(c.served[0], "a");
     assert_string_equal(c.served[1], "b");
@@ -92,9 +92,9 @@ static void test_precedence(void **state)
     assert_true(c.ttft == 2000000000LL);
     assert_int_equal(c.nserved, 2);
     sim_config_release(&c);
-    assert_int_equal(load(&c, err, "--config", path, "--model", "cli", "--served-model-name", "z",
-                          NULL),
-                     SIM_CONFIG_OK);
+    assert_int_equal(
+        load(&c, err, "--config", path, "--model", "cli", "--served-model-name", "z", NULL),
+        SIM_CONFIG_OK);
     assert_string_equal(c.model, "cli"); /* CLI beats env */
     assert_int_equal(c.nserved, 1);      /* a CLI list replaces the YAML list */
     unsetenv("SIM_MODEL");

@@ -28,7 +28,8 @@ static void test_control_chars_escaped(void **state)
 {
     (void)state;
     char line[256];
-    struct log_field f[] = {LOG_STR("v", "a\x01\x1f" "b")};
+    struct log_field f[] = {LOG_STR("v", "a\x01\x1f"
+                                         "b")};
     log_format(line, sizeof(line), "T", LOG_LEVEL_INFO, "c", "m", f, 1);
     assert_non_null(strstr(line, "\"a\\u0001\\u001fb\""));
     cJSON *j = cJSON_Parse(line);

@@ -1,0 +1,139 @@
+#include "common/prom.h"
+
+#include "common/xalloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void prom_hist_init(struct prom_hist *h, const double *bounds, size_t nbounds)
+{
+    h->bounds = bounds;
+    h->nbounds = nbounds;
+    h->counts = xcalloc(nbounds + 1, sizeof(*h->counts));
+    for (size_t i = 0; i <= nbounds; i++)
+        atomic_init(&h->counts[i], 0);
+    atomic_init(&h->count, 0);
+    atomic_init(&h->sum_bits, 0); /* the bits of 0.0 */
+}
+
+void prom_hist_release(struct prom_hist *h)
+{
+    if (!h)
+        return;
+    free((void *)h->counts);
+    h->counts = NULL;
+}
+
+static double bits_to_double(uint64_t b)
+{
+    double d;
+    memcpy(&d, &b, sizeof(d));
+    return d;
+}
+
+static uint64_t double_to_bits(double d)
+{
+    uint64_t b;
+    memcpy(&b, &d, sizeof(b));
+    return b;
+}
+
+void prom_hist_observe(struct prom_hist *h, double v)
+{
+    size_t i = 0;
+    while (i < h->nbounds && v > h->bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&h->counts[i], 1, memory_order_relaxed);
+    uint64_t old = atomic_load_explicit(&h->sum_bits, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&h->sum_bits, &old,
+                                                  double_to_bits(bits_to_double(old) + v),
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_release);
+}
+
+uint64_t prom_hist_count(const struct prom_hist *h)
+{
+    return atomic_load_explicit(&((struct prom_hist *)h)->count, memory_order_acquire);
+}
+
+int prom_write_header(struct buf *b, const char *name, const char *help, const char *type)
+{
+    return buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Go's strconv.FormatFloat(v, 'g', -1, 64) style: the shortest text that
+ * reads back as the same double; +Inf/-Inf/NaN as Prometheus spells them. */
+static void fmt_value(char *out, size_t n, double v)
+{
+    if (isinf(v)) {
+        snprintf(out, n, v > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    if (isnan(v)) {
+        snprintf(out, n, "NaN");
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
+
+int prom_write_sample(struct buf *b, const char *name, const char *labels, double v)
+{
+    char num[40];
+    fmt_value(num, sizeof(num), v);
+    if (labels && *labels)
+        return buf_appendf(b, "%s{%s} %s\n", name, labels, num);
+    return buf_appendf(b, "%s %s\n", name, num);
+}
+
+int prom_write_hist(struct buf *b, const char *name, const char *labels, const struct prom_hist *h)
+{
+    /* Read count first: buckets read afterwards are at least as new, so the
+     * +Inf bucket below is never smaller than a racing observer's count. */
+    uint64_t cum = 0;
+    char le[40];
+    const char *sep = labels && *labels ? "," : "";
+    int rc = 0;
+    for (size_t i = 0; i <= h->nbounds && rc == 0; i++) {
+        cum += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
+        if (i < h->nbounds)
+            fmt_value(le, sizeof(le), h->bounds[i]);
+        else
+            snprintf(le, sizeof(le), "+Inf");
+        rc = buf_appendf(b, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels ? labels : "", sep, le,
+                         (unsigned long long)cum);
+    }
+    char sum[40];
+    fmt_value(sum, sizeof(sum),
+              bits_to_double(
+                  atomic_load_explicit(&((struct prom_hist *)h)->sum_bits, memory_order_relaxed)));
+    const char *lb = labels && *labels ? labels : NULL;
+    rc = rc ? rc
+            : (lb ? buf_appendf(b, "%s_sum{%s} %s\n%s_count{%s} %llu\n", name, lb, sum, name, lb,
+                                (unsigned long long)cum)
+                  : buf_appendf(b, "%s_sum %s\n%s_count %llu\n", name, sum, name,
+                                (unsigned long long)cum));
+    return rc;
+}
+
+int prom_escape_label(struct buf *b, const char *v)
+{
+    int rc = 0;
+    for (const char *p = v; *p && rc == 0; p++) {
+        if (*p == '\\')
+            rc = buf_puts(b, "\\\\");
+        else if (*p == '"')
+            rc = buf_puts(b, "\\\"");
+        else if (*p == '\n')
+            rc = buf_puts(b, "\\n");
+        else
+            rc = buf_putc(b, *p);
+    }
+    return rc;
+}
