@@ -76,10 +76,19 @@ static void fmt_value(char *out, size_t n, double v)
         snprintf(out, n, "NaN");
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, n, "%.*g", prec, v);
+    /* Fewest significant digits that read back exactly, then Go's choice of
+     * notation: plain decimals for exponents in [-4, 21), else e-notation. */
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(out, n, "%.*e", prec - 1, v);
         if (strtod(out, NULL) == v)
-            return;
+            break;
+    }
+    snprintf(out, n, "%.*e", prec - 1, v);
+    int exp10 = atoi(strchr(out, 'e') + 1);
+    if (exp10 >= -4 && exp10 < 21) {
+        int decimals = prec - 1 - exp10;
+        snprintf(out, n, "%.*f", decimals > 0 ? decimals : 0, v);
     }
 }
 
