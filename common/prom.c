@@ -14,8 +14,7 @@ void prom_hist_init(struct prom_hist *h, const double *bounds, size_t nbounds)
     h->counts = xcalloc(nbounds + 1, sizeof(*h->counts));
     for (size_t i = 0; i <= nbounds; i++)
         atomic_init(&h->counts[i], 0);
-    atomic_init(&h->count, 0);
-    atomic_init(&h->sum_bits, 0); /* the bits of 0.0 */
+    atomic_init(&h->sum_fixed, 0);
 }
 
 void prom_hist_release(struct prom_hist *h)
@@ -26,37 +25,21 @@ void prom_hist_release(struct prom_hist *h)
     h->counts = NULL;
 }
 
-static double bits_to_double(uint64_t b)
-{
-    double d;
-    memcpy(&d, &b, sizeof(d));
-    return d;
-}
-
-static uint64_t double_to_bits(double d)
-{
-    uint64_t b;
-    memcpy(&b, &d, sizeof(b));
-    return b;
-}
-
 void prom_hist_observe(struct prom_hist *h, double v)
 {
     size_t i = 0;
     while (i < h->nbounds && v > h->bounds[i])
         i++;
     atomic_fetch_add_explicit(&h->counts[i], 1, memory_order_relaxed);
-    uint64_t old = atomic_load_explicit(&h->sum_bits, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(&h->sum_bits, &old,
-                                                  double_to_bits(bits_to_double(old) + v),
-                                                  memory_order_relaxed, memory_order_relaxed))
-        ;
-    atomic_fetch_add_explicit(&h->count, 1, memory_order_release);
+    atomic_fetch_add_explicit(&h->sum_fixed, llround(v * 1e9), memory_order_relaxed);
 }
 
 uint64_t prom_hist_count(const struct prom_hist *h)
 {
-    return atomic_load_explicit(&((struct prom_hist *)h)->count, memory_order_acquire);
+    uint64_t n = 0;
+    for (size_t i = 0; i <= h->nbounds; i++)
+        n += atomic_load_explicit(&((struct prom_hist *)h)->counts[i], memory_order_relaxed);
+    return n;
 }
 
 int prom_write_header(struct buf *b, const char *name, const char *help, const char *type)
@@ -103,8 +86,7 @@ int prom_write_sample(struct buf *b, const char *name, const char *labels, doubl
 
 int prom_write_hist(struct buf *b, const char *name, const char *labels, const struct prom_hist *h)
 {
-    /* Read count first: buckets read afterwards are at least as new, so the
-     * +Inf bucket below is never smaller than a racing observer's count. */
+    /* _count is the +Inf bucket, so the two always agree. */
     uint64_t cum = 0;
     char le[40];
     const char *sep = labels && *labels ? "," : "";
@@ -119,9 +101,8 @@ int prom_write_hist(struct buf *b, const char *name, const char *labels, const s
                          (unsigned long long)cum);
     }
     char sum[40];
-    fmt_value(sum, sizeof(sum),
-              bits_to_double(
-                  atomic_load_explicit(&((struct prom_hist *)h)->sum_bits, memory_order_relaxed)));
+    int64_t fixed = atomic_load_explicit(&((struct prom_hist *)h)->sum_fixed, memory_order_relaxed);
+    fmt_value(sum, sizeof(sum), (double)(fixed / 1000000000) + (double)(fixed % 1000000000) / 1e9);
     const char *lb = labels && *labels ? labels : NULL;
     rc = rc ? rc
             : (lb ? buf_appendf(b, "%s_sum{%s} %s\n%s_count{%s} %llu\n", name, lb, sum, name, lb,
