@@ -208,20 +208,20 @@ static const char *conn_header(struct mg_connection *c)
 int httpd_send(struct mg_connection *c, int status, const char *content_type,
                const char *extra_headers, const char *body, size_t len)
 {
-    char head[2048];
-    int hn = snprintf(head, sizeof(head),
+    /* Headers and a body of up to a few KiB go out in one write. The buffer
+     * stays small: every civetweb worker touches these stack pages, and RSS
+     * per connection is a target. */
+    char head[8192];
+    int hn = snprintf(head, 2048,
                       "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
                       status, httpd_reason(status), content_type, len,
                       extra_headers ? extra_headers : "", conn_header(c));
-    if (hn < 0 || (size_t)hn >= sizeof(head))
+    if (hn < 0 || hn >= 2048)
         return -E2BIG;
-    /* Headers and a small body go out in one write; a large body in two. */
-    if (len <= 16384) {
-        char small[sizeof(head) + 16384];
-        memcpy(small, head, (size_t)hn);
+    if (len <= sizeof(head) - (size_t)hn) {
         if (len)
-            memcpy(small + hn, body, len);
-        return write_all(c, small, (size_t)hn + len);
+            memcpy(head + hn, body, len);
+        return write_all(c, head, (size_t)hn + len);
     }
     int rc = write_all(c, head, (size_t)hn);
     return rc < 0 ? rc : write_all(c, body, len);
