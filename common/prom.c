@@ -11,34 +11,52 @@ void prom_hist_init(struct prom_hist *h, const double *bounds, size_t nbounds)
 {
     h->bounds = bounds;
     h->nbounds = nbounds;
-    h->counts = xcalloc(nbounds + 1, sizeof(*h->counts));
-    for (size_t i = 0; i <= nbounds; i++)
-        atomic_init(&h->counts[i], 0);
-    atomic_init(&h->sum_fixed, 0);
+    h->stride = (nbounds + 2 + 7) & ~(size_t)7; /* 8 words = 64 bytes */
+    size_t bytes = PROM_SHARDS * h->stride * sizeof(int64_t);
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes) != 0)
+        p = xmalloc(bytes); /* unaligned still works, only slower */
+    memset(p, 0, bytes);
+    h->cells = p;
 }
 
 void prom_hist_release(struct prom_hist *h)
 {
     if (!h)
         return;
-    free((void *)h->counts);
-    h->counts = NULL;
+    free((void *)h->cells);
+    h->cells = NULL;
 }
+
+static _Atomic unsigned next_shard;
+static _Thread_local unsigned my_shard = ~0u;
 
 void prom_hist_observe(struct prom_hist *h, double v)
 {
+    if (my_shard == ~0u)
+        my_shard = atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) % PROM_SHARDS;
+    _Atomic int64_t *cell = h->cells + (size_t)my_shard * h->stride;
     size_t i = 0;
     while (i < h->nbounds && v > h->bounds[i])
         i++;
-    atomic_fetch_add_explicit(&h->counts[i], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->sum_fixed, llround(v * 1e9), memory_order_relaxed);
+    atomic_fetch_add_explicit(&cell[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&cell[h->nbounds + 1], llround(v * 1e9), memory_order_relaxed);
+}
+
+/* Bucket i (or the sum, i = nbounds + 1) added over the shards. */
+static int64_t total(const struct prom_hist *h, size_t i)
+{
+    int64_t t = 0;
+    for (size_t s = 0; s < PROM_SHARDS; s++)
+        t += atomic_load_explicit(&h->cells[s * h->stride + i], memory_order_relaxed);
+    return t;
 }
 
 uint64_t prom_hist_count(const struct prom_hist *h)
 {
     uint64_t n = 0;
     for (size_t i = 0; i <= h->nbounds; i++)
-        n += atomic_load_explicit(&((struct prom_hist *)h)->counts[i], memory_order_relaxed);
+        n += (uint64_t)total(h, i);
     return n;
 }
 
@@ -92,7 +110,7 @@ int prom_write_hist(struct buf *b, const char *name, const char *labels, const s
     const char *sep = labels && *labels ? "," : "";
     int rc = 0;
     for (size_t i = 0; i <= h->nbounds && rc == 0; i++) {
-        cum += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
+        cum += (uint64_t)total(h, i);
         if (i < h->nbounds)
             fmt_value(le, sizeof(le), h->bounds[i]);
         else
@@ -101,7 +119,7 @@ int prom_write_hist(struct buf *b, const char *name, const char *labels, const s
                          (unsigned long long)cum);
     }
     char sum[40];
-    int64_t fixed = atomic_load_explicit(&((struct prom_hist *)h)->sum_fixed, memory_order_relaxed);
+    int64_t fixed = total(h, h->nbounds + 1);
     fmt_value(sum, sizeof(sum), (double)(fixed / 1000000000) + (double)(fixed % 1000000000) / 1e9);
     const char *lb = labels && *labels ? labels : NULL;
     rc = rc ? rc

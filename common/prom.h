@@ -14,20 +14,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Observations land in one of PROM_SHARDS copies, picked per thread, so
+ * threads on different cores rarely share a cache line; a scrape adds them. */
+#define PROM_SHARDS 16
+
 struct prom_hist {
-    const double *bounds; /* borrowed, ascending upper bounds, without +Inf */
+    const double *bounds;   /* borrowed, ascending upper bounds, without +Inf */
     size_t nbounds;
-    _Atomic uint64_t *counts;  /* owned; nbounds + 1 non-cumulative buckets (last = +Inf) */
-    _Atomic int64_t sum_fixed; /* the sum in units of 1e-9, one fetch-add per observation */
+    size_t stride;          /* words per shard: nbounds + 1 buckets, the sum, padding */
+    _Atomic int64_t *cells; /* owned; PROM_SHARDS x stride, cache-line aligned */
 };
 
 /* Set up an empty histogram over bounds (which must outlive it). */
 void prom_hist_init(struct prom_hist *h, const double *bounds, size_t nbounds);
 /* Free the bucket array. Accepts NULL. */
 void prom_hist_release(struct prom_hist *h);
-/* Record one value. Thread-safe, lock-free: two relaxed fetch-adds, no CAS
- * loop, so contended observers never retry. The sum keeps 9 decimals (ns for
- * seconds), exact for token counts up to 9.2e9. */
+/* Record one value. Thread-safe, lock-free: two relaxed fetch-adds on this
+ * thread's shard, no CAS loop. The sum keeps 9 decimals (ns for seconds). */
 void prom_hist_observe(struct prom_hist *h, double v);
 /* Number of observations so far. Thread-safe. */
 uint64_t prom_hist_count(const struct prom_hist *h);
