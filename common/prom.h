@@ -19,7 +19,7 @@
 #define PROM_SHARDS 16
 
 struct prom_hist {
-    const double *bounds;   /* borrowed, ascending upper bounds, without +Inf */
+    const double *bounds; /* borrowed, ascending upper bounds, without +Inf */
     size_t nbounds;
     size_t stride;          /* words per shard: nbounds + 1 buckets, the sum, padding */
     _Atomic int64_t *cells; /* owned; PROM_SHARDS x stride, cache-line aligned */

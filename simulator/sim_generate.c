@@ -132,8 +132,10 @@ static void finish_choice(struct gen_req *g, struct gen_choice *c, const struct 
 {
     struct sim_server *s = g->s;
     c->done = true;
-    if (g->req.stream && sim_resp_sse_finish(&g->out, &g->rctx, c->index, c->gen.finish) < 0)
-        return;
+    if (g->req.stream) {
+        int rc = sim_resp_sse_finish(&g->out, &g->rctx, c->index, c->gen.finish);
+        (void)rc; /* the out buffer has no cap */
+    }
     struct sim_metrics_done d = {
         .e2e = ts_sec(&g->t_recv, now),
         .inference = ts_sec(&c->item.started_at, now),

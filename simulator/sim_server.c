@@ -169,10 +169,11 @@ static int route(struct sim_server *s, struct mg_connection *c, const char *m, c
     int st = route_post(s, c, m, path, reqid, idlen);
     if (st)
         return st;
-    bool get = is(m, "GET") || is(m, "HEAD");
+    bool get = is(m, "GET");
     if (is(path, "/health") || is(path, "/health/ready") || is(path, "/ready")) {
-        if (!get)
-            return method_not_allowed(s, c, "GET");
+        /* HEAD too (probes use it): these bodies are empty anyway. */
+        if (!get && !is(m, "HEAD"))
+            return method_not_allowed(s, c, "GET, HEAD");
         st = is(path, "/health") || !atomic_load(&s->shutting_down) ? 200 : 503;
         httpd_send(c, st, "application/json", s->extra_headers, "", 0);
         return st;
