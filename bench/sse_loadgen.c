@@ -34,6 +34,7 @@ struct opts {
 struct stream {
     int fd;
     double t_start, t_sent, t_read; /* t_read: when the current read returned */
+    double t_head;                  /* when the response headers had arrived */
     size_t sent;
     double *tok;
     int ntok, cap;
@@ -116,10 +117,13 @@ static void on_ready(struct stream *s, uint32_t events, int ep)
         ssize_t n = read(s->fd, buf, sizeof(buf));
         s->t_read = now_ms();
         if (n > 0) {
+            bool had_head = s->p.state != SSE_HEADERS;
             if (!sse_parser_feed(&s->p, buf, (size_t)n))
                 close_stream(s, ep, true);
             else if (sse_parser_done(&s->p))
                 close_stream(s, ep, false);
+            if (!had_head && s->p.state != SSE_HEADERS)
+                s->t_head = s->t_read;
             if (s->fd < 0)
                 return;
             continue;
@@ -169,6 +173,7 @@ static void report(const struct opts *o, struct stream *ss, double elapsed_ms)
 {
     size_t cap = (size_t)o->streams * (size_t)o->tokens;
     double *ttft = calloc((size_t)o->streams, sizeof(double));
+    double *head = calloc((size_t)o->streams, sizeof(double));
     double *itl = calloc(cap ? cap : 1, sizeof(double));
     size_t nt = 0, ni = 0, ok = 0, failed = 0, tokens = 0;
     for (int i = 0; i < o->streams; i++) {
@@ -179,11 +184,13 @@ static void report(const struct opts *o, struct stream *ss, double elapsed_ms)
         }
         ok++;
         tokens += (size_t)s->ntok;
+        head[nt] = s->t_head - s->t_sent;
         ttft[nt++] = (s->tok[0] - s->t_sent) - o->ttft_ms;
         for (int k = 1; k < s->ntok; k++)
             itl[ni++] = (s->tok[k] - s->tok[k - 1]) - o->itl_ms;
     }
-    struct summary st, si;
+    struct summary st, si, sh;
+    summarize(head, nt, &sh);
     summarize(ttft, nt, &st);
     summarize(itl, ni, &si);
     double tps = (double)tokens / (elapsed_ms / 1e3);
@@ -191,16 +198,20 @@ static void report(const struct opts *o, struct stream *ss, double elapsed_ms)
         printf("{\"streams\":%d,\"ok\":%zu,\"failed\":%zu,\"tokens\":%zu,\"tokens_per_s\":%.0f,"
                "\"ttft_err_ms\":{\"n\":%zu,\"mean\":%.4f,\"p50\":%.4f,\"p99\":%.4f,\"p999\":%.4f,"
                "\"max\":%.4f},\"itl_err_ms\":{\"n\":%zu,\"mean\":%.4f,\"p50\":%.4f,\"p99\":%.4f,"
-               "\"p999\":%.4f,\"max\":%.4f}}\n",
+               "\"p999\":%.4f,\"max\":%.4f},\"headers_ms\":{\"p50\":%.4f,\"p99\":%.4f,"
+               "\"max\":%.4f}}\n",
                o->streams, ok, failed, tokens, tps, st.n, st.mean_signed, st.p50, st.p99, st.p999,
-               st.max, si.n, si.mean_signed, si.p50, si.p99, si.p999, si.max);
+               st.max, si.n, si.mean_signed, si.p50, si.p99, si.p999, si.max, sh.p50, sh.p99,
+               sh.max);
     else
         printf("streams %d ok %zu failed %zu tokens %zu (%.0f tokens/s)\n"
                "|TTFT error| ms: p50 %.3f p99 %.3f p999 %.3f max %.3f (mean signed %.3f)\n"
-               "|ITL error|  ms: p50 %.3f p99 %.3f p999 %.3f max %.3f (mean signed %.3f)\n",
+               "|ITL error|  ms: p50 %.3f p99 %.3f p999 %.3f max %.3f (mean signed %.3f)\n"
+               "response headers after ms: p50 %.3f p99 %.3f max %.3f\n",
                o->streams, ok, failed, tokens, tps, st.p50, st.p99, st.p999, st.max, st.mean_signed,
-               si.p50, si.p99, si.p999, si.max, si.mean_signed);
+               si.p50, si.p99, si.p999, si.max, si.mean_signed, sh.p50, sh.p99, sh.max);
     free(ttft);
+    free(head);
     free(itl);
 }
 

@@ -160,7 +160,11 @@ static void advance(struct gen_req *g, struct gen_choice *c, const struct timesp
                                     g->req.do_remote_prefill, running);
         sim_metrics_observe_ttft(s->metrics, (double)ttft / 1e9);
         c->started = true;
-        c->next = c->item.started_at;
+        /* The clock starts when the request arrived, or when a queued choice got
+         * its slot: parsing and tokenizing are part of the simulated prefill. */
+        bool queued = c->item.started_at.tv_sec != c->item.queued_at.tv_sec ||
+                      c->item.started_at.tv_nsec != c->item.queued_at.tv_nsec;
+        c->next = queued ? c->item.started_at : g->t_recv;
         ts_add(&c->next, ttft);
     }
     while (!c->done && ts_le(&c->next, now)) {
