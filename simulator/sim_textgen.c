@@ -164,13 +164,7 @@ void sim_textgen_random(struct sim_rng *r, long k, struct sim_gen *out)
             int rc = (i == 0 && out->toks.n > 0) ? buf_putc(&text, ' ') : 0;
             rc = rc ? rc : buf_append(&text, s + st.v[i].off, st.v[i].len);
             (void)rc; /* no cap */
-            if (out->toks.n == out->toks.alloc) {
-                out->toks.alloc = out->toks.alloc ? out->toks.alloc * 2 : 32;
-                out->toks.v = xrealloc(out->toks.v, out->toks.alloc * sizeof(*out->toks.v));
-            }
-            uint32_t len = (uint32_t)(text.len - off);
-            out->toks.v[out->toks.n++] =
-                (struct sim_tok){(uint32_t)off, len, sim_fnv1a32(text.data + off, len)};
+            sim_toklist_push(&out->toks, text.data, off, text.len - off);
         }
     }
     sim_toklist_release(&st);

@@ -78,17 +78,20 @@ uint32_t sim_fnv1a32(const void *p, size_t n)
     return h;
 }
 
+void sim_toklist_push(struct sim_toklist *l, const char *text, size_t off, size_t len)
+{
+    if (l->n == l->alloc) {
+        l->alloc = l->alloc ? l->alloc * 2 : 32;
+        l->v = xrealloc(l->v, l->alloc * sizeof(*l->v));
+    }
+    l->v[l->n++] = (struct sim_tok){(uint32_t)off, (uint32_t)len, sim_fnv1a32(text + off, len)};
+}
+
 void sim_tokenize(const char *text, size_t len, struct sim_toklist *out)
 {
     size_t pos = 0, s = 0, e = 0;
-    while (next_token(text, len, &pos, &s, &e)) {
-        if (out->n == out->alloc) {
-            out->alloc = out->alloc ? out->alloc * 2 : 32;
-            out->v = xrealloc(out->v, out->alloc * sizeof(*out->v));
-        }
-        out->v[out->n++] =
-            (struct sim_tok){(uint32_t)s, (uint32_t)(e - s), sim_fnv1a32(text + s, e - s)};
-    }
+    while (next_token(text, len, &pos, &s, &e))
+        sim_toklist_push(out, text, s, e - s);
 }
 
 size_t sim_token_count(const char *text, size_t len)

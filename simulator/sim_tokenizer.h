@@ -27,6 +27,8 @@ struct sim_toklist {
 
 void sim_toklist_init(struct sim_toklist *l);
 void sim_toklist_release(struct sim_toklist *l);
+/* Append one token whose text is text[off..off+len); its id is computed. */
+void sim_toklist_push(struct sim_toklist *l, const char *text, size_t off, size_t len);
 
 /* Append the tokens of text[0..len) to out; offsets are relative to text.
  * Text that produces no token (only whitespace) appends nothing. */
