@@ -1,0 +1,124 @@
+#include "sidecar/sc_headers.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int sc_split_host_port(const char *hp, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    size_t hl;
+    if (hp[0] == '[') {
+        const char *close = strchr(hp, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        hp++;
+        hl = (size_t)(close - hp);
+        colon = close + 1;
+    } else {
+        colon = strrchr(hp, ':');
+        if (!colon || strchr(hp, ':') != colon)
+            return -EINVAL;
+        hl = (size_t)(colon - hp);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return -EINVAL;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || p < 1 || p > 65535)
+        return -EINVAL;
+    for (size_t i = 0; i < hl; i++) {
+        unsigned char c = (unsigned char)hp[i];
+        if (!isalnum(c) && c != '.' && c != '-' && c != '_' && c != ':')
+            return -EINVAL;
+    }
+    memcpy(host, hp, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+/* Copy entry [s, e) trimmed of white space and an http:// prefix. */
+static size_t trimmed(const char *s, const char *e, char *out, size_t outlen)
+{
+    while (s < e && isspace((unsigned char)*s))
+        s++;
+    while (e > s && isspace((unsigned char)e[-1]))
+        e--;
+    if ((size_t)(e - s) > 7 && strncasecmp(s, "http://", 7) == 0)
+        s += 7;
+    size_t n = (size_t)(e - s);
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return n;
+}
+
+int sc_prefiller_pick(const char *const *values, size_t n, char *out, size_t outlen, char *err,
+                      size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *v = values[i];
+        for (const char *s = v; *s;) {
+            const char *e = strchr(s, ',');
+            if (!e)
+                e = s + strlen(s);
+            size_t len = trimmed(s, e, out, outlen);
+            if (len > 0) {
+                char host[256];
+                int port;
+                if (sc_split_host_port(out, host, sizeof(host), &port) < 0) {
+                    snprintf(err, errlen, "x-prefiller-host-port: \"%.200s\" is not host:port",
+                             out);
+                    return -EINVAL;
+                }
+                return (int)len;
+            }
+            s = *e ? e + 1 : e;
+        }
+    }
+    out[0] = '\0';
+    return 0;
+}
+
+static bool listed(const char *name, const char *list)
+{
+    size_t nl = strlen(name);
+    for (const char *s = list; s && *s;) {
+        while (*s == ' ' || *s == ',' || *s == '\t')
+            s++;
+        const char *e = s;
+        while (*e && *e != ',' && *e != ' ' && *e != '\t')
+            e++;
+        if ((size_t)(e - s) == nl && strncasecmp(s, name, nl) == 0)
+            return true;
+        s = e;
+    }
+    return false;
+}
+
+bool sc_header_is_dropped(const char *name, const char *connection_value)
+{
+    static const char *const hop[] = {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+        "Proxy-Authorization", "TE", "Trailer", "Trailers", "Transfer-Encoding", "Upgrade",
+        "Host", "Content-Length", "x-prefiller-host-port", "x-prefiller-url", "Expect", NULL};
+    for (size_t i = 0; hop[i]; i++)
+        if (strcasecmp(name, hop[i]) == 0)
+            return true;
+    return listed(name, connection_value);
+}
+
+int sc_forwarded_for(struct buf *out, const char *existing, const char *peer)
+{
+    int rc = 0;
+    if (existing && *existing) {
+        rc = buf_puts(out, existing);
+        rc = rc ? rc : buf_puts(out, ", ");
+    }
+    return rc ? rc : buf_puts(out, peer);
+}

@@ -1,0 +1,36 @@
+/*
+ * sc_headers: the sidecar's header rules, as pure functions.
+ *
+ * Which prefiller a request names (x-prefiller-host-port: several values or a
+ * comma list, the first non-empty entry wins, an "http://" prefix is
+ * tolerated), which headers are hop-by-hop and never forwarded, and the
+ * X-Forwarded-For value to send upstream. No I/O; thread-safe.
+ */
+#ifndef PDSIM_SC_HEADERS_H
+#define PDSIM_SC_HEADERS_H
+
+#include "common/buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The prefiller named by the values of every x-prefiller-host-port header
+ * (in order). Writes "host:port" into out and returns its length, 0 when no
+ * value names one (plain pass-through), or -EINVAL when the first entry is
+ * not a valid host:port (err says why). */
+int sc_prefiller_pick(const char *const *values, size_t n, char *out, size_t outlen, char *err,
+                      size_t errlen);
+
+/* Split "host:port" or "[v6]:port" into host and port. Returns 0 or -EINVAL. */
+int sc_split_host_port(const char *hp, char *host, size_t hostlen, int *port);
+
+/* True for headers a proxy must not forward: Connection, Keep-Alive,
+ * Proxy-*, TE, Trailer(s), Transfer-Encoding, Upgrade, Host, Content-Length
+ * (recomputed), the routing headers, and any name listed in the request's
+ * Connection header (connection_value, may be NULL). Case-insensitive. */
+bool sc_header_is_dropped(const char *name, const char *connection_value);
+
+/* X-Forwarded-For for upstream: the client's value with the peer appended. */
+int sc_forwarded_for(struct buf *out, const char *existing, const char *peer);
+
+#endif

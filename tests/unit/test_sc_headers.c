@@ -1,0 +1,98 @@
+#include "sidecar/sc_headers.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static void test_prefiller_pick(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *v[3];
+        size_t n;
+        int rc; /* >0: want */
+        const char *want;
+    } cases[] = {
+        {{"a:1,b:2"}, 1, 1, "a:1"},
+        {{" a:1 , b:2"}, 1, 1, "a:1"},
+        {{"a:1", "b:2"}, 2, 1, "a:1"},
+        {{"", "b:2"}, 2, 1, "b:2"},
+        {{" , c:3"}, 1, 1, "c:3"},
+        {{"http://h:8000"}, 1, 1, "h:8000"},
+        {{"[::1]:8000"}, 1, 1, "[::1]:8000"},
+        {{"vllm-sim-p-service:8000"}, 1, 1, "vllm-sim-p-service:8000"},
+        {{""}, 1, 0, ""},
+        {{"", ""}, 2, 0, ""},
+        {{"nohost"}, 1, -1, ""},
+        {{"h:0"}, 1, -1, ""},
+        {{"h:99999"}, 1, -1, ""},
+        {{"h:80/x"}, 1, -1, ""},
+        {{"a b:80"}, 1, -1, ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[128], err[256] = "";
+        int rc = sc_prefiller_pick(cases[i].v, cases[i].n, out, sizeof(out), err, sizeof(err));
+        if (cases[i].rc > 0 && (rc <= 0 || strcmp(out, cases[i].want) != 0))
+            fail_msg("case %zu: rc %d out \"%s\"", i, rc, out);
+        if (cases[i].rc == 0 && rc != 0)
+            fail_msg("case %zu: rc %d, want pass-through", i, rc);
+        if (cases[i].rc < 0 && (rc >= 0 || !strstr(err, "x-prefiller-host-port")))
+            fail_msg("case %zu: rc %d err \"%s\", want an error", i, rc, err);
+    }
+}
+
+static void test_split(void **state)
+{
+    (void)state;
+    char host[64];
+    int port;
+    assert_int_equal(sc_split_host_port("10.0.0.1:8000", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "10.0.0.1");
+    assert_int_equal(port, 8000);
+    assert_int_equal(sc_split_host_port("[::1]:9", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "::1");
+    assert_true(sc_split_host_port("::1:9", host, sizeof(host), &port) < 0);
+    assert_true(sc_split_host_port(":9", host, sizeof(host), &port) < 0);
+}
+
+static void test_hop_by_hop(void **state)
+{
+    (void)state;
+    static const char *const dropped[] = {"connection", "Keep-Alive", "TE",
+                                          "transfer-encoding", "Upgrade", "Proxy-Authorization",
+                                          "X-Prefiller-Host-Port", "host", "content-length"};
+    for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+        assert_true(sc_header_is_dropped(dropped[i], NULL));
+    assert_false(sc_header_is_dropped("Authorization", NULL));
+    assert_false(sc_header_is_dropped("x-request-id", NULL));
+    assert_true(sc_header_is_dropped("X-Custom", "keep-alive, x-custom"));
+    assert_false(sc_header_is_dropped("X-Custom-2", "keep-alive, x-custom"));
+}
+
+static void test_forwarded_for(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, BUF_NOCAP);
+    assert_int_equal(sc_forwarded_for(&b, "1.2.3.4", "127.0.0.1"), 0);
+    assert_string_equal(buf_str(&b), "1.2.3.4, 127.0.0.1");
+    buf_reset(&b);
+    assert_int_equal(sc_forwarded_for(&b, NULL, "127.0.0.1"), 0);
+    assert_string_equal(buf_str(&b), "127.0.0.1");
+    buf_release(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prefiller_pick),
+        cmocka_unit_test(test_split),
+        cmocka_unit_test(test_hop_by_hop),
+        cmocka_unit_test(test_forwarded_for),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
