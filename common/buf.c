@@ -3,6 +3,7 @@
 #include "common/xalloc.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,11 @@ static int grow(struct buf *b, size_t n)
     size_t a = b->alloc ? b->alloc : 64;
     while (a < need)
         a *= 2;
+    bool fresh = b->data == NULL;
     b->data = xrealloc(b->data, a);
     b->alloc = a;
+    if (fresh) /* a reserved empty buffer is still a valid string */
+        b->data[b->len] = '\0';
     return 0;
 }
 

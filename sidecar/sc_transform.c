@@ -9,8 +9,8 @@ int sc_api_from_path(const char *path, enum sc_api *api)
         const char *path;
         enum sc_api api;
     } routes[] = {
-        {"/v1/chat/completions", SC_API_CHAT},      {"/v1/completions", SC_API_COMPLETIONS},
-        {"/v1/messages", SC_API_MESSAGES},          {"/v1/responses", SC_API_RESPONSES},
+        {"/v1/chat/completions", SC_API_CHAT},       {"/v1/completions", SC_API_COMPLETIONS},
+        {"/v1/messages", SC_API_MESSAGES},           {"/v1/responses", SC_API_RESPONSES},
         {"/inference/v1/generate", SC_API_GENERATE},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {

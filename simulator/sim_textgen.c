@@ -7,31 +7,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Upstream's chatCompletionFakeResponses (pkg/dataset), in its order. */
+/* Upstream's completionFakeResponses (pkg/dataset/dataset.go at HEAD), in its
+ * order. Each ends in a space, so concatenating token strings never merges
+ * two sentences into one token. Sentence 0 holds two backslashes: upstream
+ * writes it as a Go raw string, where `\\` is two characters. */
 const char *const sim_textgen_sentences[] = {
-    "Testing@, #testing 1$ ,2%,3^, [4&*5], 6~, 7-_ + (8 : 9) / \\ < > .",
-    "Testing, testing 1,2,3.",
-    "I am fine, how are you today?",
-    "I am your AI assistant, how can I help you today?",
-    "Today is a nice sunny day.",
-    "The temperature here is twenty-five degrees centigrade.",
-    "Today it is partially cloudy and raining.",
-    "To be or not to be that is the question.",
-    "Alas, poor Yorick! I knew him, Horatio: A fellow of infinite jest",
+    "Testing@, #testing 1$ ,2%,3^, [4&*5], 6~, 7-_ + (8 : 9) / \\\\ < > . ",
+    "Testing, testing 1,2,3. ",
+    "I am fine, how are you today? ",
+    "I am your AI assistant, how can I help you today? ",
+    "Today is a nice sunny day. ",
+    "The temperature here is twenty-five degrees centigrade. ",
+    "Today it is partially cloudy and raining. ",
+    "To be or not to be that is the question. ",
+    "Alas, poor Yorick! I knew him, Horatio: A fellow of infinite jest ",
     "The rest is silence. ",
     "Give a man a fish and you feed him for a day; teach a man to fish and you feed him for a "
-    "lifetime",
+    "lifetime ",
     NULL,
 };
 
 #define NSENTENCES 11
 
-/* Upstream's response-length histogram: five buckets over [1, M-1] and the
- * last one (15%) that is exactly M. */
-static const double bucket_cum[] = {0.2, 0.5, 0.7, 0.75, 0.85, 1.0};
+/* Upstream's response-length histogram (pkg/dataset/histogram_helper.go):
+ * five buckets over [1, M-1], then a last one (15%) that is exactly M. */
+static const double bucket_prob[] = {0.2, 0.3, 0.2, 0.05, 0.1, 0.15};
 #define NBUCKETS     6
-#define FIXED_BUCKET 20
-#define FLEX_BUCKET  3
+#define FIXED_BUCKET 20 /* maxFixedBucketSize */
+#define FLEX_BUCKET  3  /* flexBucketIndex */
+#define LEN_MEAN     40 /* responseLenMean */
+#define LEN_STDDEV   20 /* responseLenStddev */
 
 const char *sim_finish_name(enum sim_finish f)
 {
@@ -73,8 +78,8 @@ void sim_textgen_echo(const char *text, size_t len, long max_tokens, struct sim_
         max_tokens >= 0 && (long)out->toks.n >= max_tokens ? SIM_FINISH_LENGTH : SIM_FINISH_STOP;
 }
 
-/* calcBucketBoundaries: equal buckets up to M = 101, else 20-wide buckets
- * with bucket 3 stretched over the middle. */
+/* calcBucketBoundaries with minTokens = 1: equal buckets up to M = 101,
+ * else 20-wide buckets with bucket 3 stretched over the middle. */
 static void bucket_bounds(long m, int idx, long *start, long *end)
 {
     if (m <= FIXED_BUCKET * (NBUCKETS - 1) + 1) {
@@ -94,22 +99,29 @@ static void bucket_bounds(long m, int idx, long *start, long *end)
             *end = FIXED_BUCKET * idx + flex;
         }
     }
-    if (*end >= m)
+    if (*end >= m) /* rounding can reach M, which is the last bucket's */
         *end = m - 1;
 }
 
+/* getResponseLengthByHistogram. The cumulative probabilities are summed in
+ * the same order as upstream so the bucket edges are the same doubles. */
 static long length_by_histogram(struct sim_rng *r, long m)
 {
     if (m <= 1)
         return m;
     if (m <= NBUCKETS)
         return (long)sim_rng_range(r, 1, m);
+    double cum[NBUCKETS], sum = 0.0;
+    for (int i = 0; i < NBUCKETS; i++) {
+        sum += bucket_prob[i];
+        cum[i] = sum;
+    }
     double x = sim_rng_double(r);
-    if (x > bucket_cum[NBUCKETS - 2])
+    if (x > cum[NBUCKETS - 2])
         return m;
     int idx = NBUCKETS - 1;
     for (int i = 0; i < NBUCKETS; i++) {
-        if (x <= bucket_cum[i]) {
+        if (x <= cum[i]) {
             idx = i;
             break;
         }
@@ -119,35 +131,47 @@ static long length_by_histogram(struct sim_rng *r, long m)
     return (long)sim_rng_range(r, start, end);
 }
 
+/* getRandomResponseLen with minLen = 1: uniform below mean - stddev, else a
+ * Normal(40, 20) draw, rejected unless within [1, bound] before rounding. */
+static long length_without_max(struct sim_rng *r, long bound)
+{
+    if (bound <= 1)
+        return bound;
+    if (bound < LEN_MEAN - LEN_STDDEV)
+        return (long)sim_rng_range(r, 1, bound);
+    for (;;) {
+        double v = LEN_MEAN + LEN_STDDEV * sim_rng_normal(r);
+        if (v >= 1.0 && v <= (double)bound)
+            return (long)round(v);
+    }
+}
+
 long sim_textgen_random_length(struct sim_rng *r, long max_tokens, bool ignore_eos,
                                long max_model_len, long prompt_tokens, bool *is_max)
 {
+    long room = max_model_len - prompt_tokens;
+    long bound = max_tokens;
     long k;
-    if (max_tokens >= 0) {
-        k = ignore_eos ? max_tokens : length_by_histogram(r, max_tokens);
-        *is_max = k == max_tokens;
-        return k;
-    }
-    long bound = max_model_len - prompt_tokens;
+    /* As upstream's calculateResponseMaxLen: max_tokens never exceeds the room
+     * left in the context window (the request layer normally rejects that). */
+    if (max_tokens < 0 || (max_model_len > 0 && room < max_tokens))
+        bound = room;
     if (bound < 1) {
         *is_max = true;
         return 0;
     }
-    if (bound < 20) {
-        k = (long)sim_rng_range(r, 1, bound);
-    } else {
-        double v;
-        do {
-            v = round(40.0 + 20.0 * sim_rng_normal(r));
-        } while (v < 1 || v > (double)bound);
-        k = (long)v;
-    }
+    if (ignore_eos) /* upstream: the bound, even without max_tokens */
+        k = bound;
+    else if (max_tokens >= 0)
+        k = length_by_histogram(r, bound);
+    else
+        k = length_without_max(r, bound);
     *is_max = k == bound;
     return k;
 }
 
-/* GenPresetRandomTokens: whole random sentences, the last one cut, a space
- * before each sentence after the first (inside its first token). */
+/* generatePresetRandomTokens: whole random sentences, already tokenized,
+ * appended token by token; the last one is cut so exactly k tokens remain. */
 void sim_textgen_random(struct sim_rng *r, long k, struct sim_gen *out)
 {
     struct buf text;
@@ -161,10 +185,9 @@ void sim_textgen_random(struct sim_rng *r, long k, struct sim_gen *out)
         sim_tokenize(s, strlen(s), &st);
         for (size_t i = 0; i < st.n && (long)out->toks.n < k; i++) {
             size_t off = text.len;
-            int rc = (i == 0 && out->toks.n > 0) ? buf_putc(&text, ' ') : 0;
-            rc = rc ? rc : buf_append(&text, s + st.v[i].off, st.v[i].len);
-            (void)rc; /* no cap */
-            sim_toklist_push(&out->toks, text.data, off, text.len - off);
+            int rc = buf_append(&text, s + st.v[i].off, st.v[i].len);
+            (void)rc; /* BUF_NOCAP: cannot fail */
+            sim_toklist_push(&out->toks, text.data, off, st.v[i].len);
         }
     }
     sim_toklist_release(&st);

@@ -42,9 +42,11 @@ void sim_gen_release(struct sim_gen *g);
 void sim_textgen_echo(const char *text, size_t len, long max_tokens, struct sim_gen *out);
 
 /* Random mode's target length (upstream's histogram, see the .c file).
- * max_tokens < 0 means not set; then max_len = max_model_len - prompt_tokens
- * bounds a Normal(40, 20) draw. *is_max is set when the length equals the
- * bound (finish "length"). Returns >= 1 when the bound is >= 1; 0 otherwise. */
+ * The bound is max_tokens, capped (when max_model_len > 0) at the room left,
+ * max_model_len - prompt_tokens, as upstream; max_tokens < 0 means not set,
+ * and then the room bounds a Normal(40, 20) draw. ignore_eos gives the bound.
+ * *is_max is set when the length equals the bound (finish "length").
+ * Returns >= 1 when the bound is >= 1; 0 otherwise. */
 long sim_textgen_random_length(struct sim_rng *r, long max_tokens, bool ignore_eos,
                                long max_model_len, long prompt_tokens, bool *is_max);
 

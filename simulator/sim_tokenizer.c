@@ -6,48 +6,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Upstream tokenizes with the Go RE2 regex
+ *   (\{|\}|:|,|-|\.|\?|\!|;|@|#|\$|%|\^|&|\*|\(|\)|\+|\-|_|~|/|\\|>|<|\[|\]|=|"|'|\w+)(\s*)
+ * taken as find-all. RE2 is leftmost-first, so at any position a listed
+ * punctuation character wins over \w+; only '_' is in both, which makes
+ * "_x" two tokens ("_", "x") while "a_b" stays one word (\w+ started at 'a'
+ * is greedy). A byte class table reproduces that without a regex engine.
+ */
+enum tok_class {
+    TC_NONE = 0, /* matches nothing: skipped, as upstream */
+    TC_PUNCT,    /* one-character token */
+    TC_WORD,     /* part of a \w+ run */
+    TC_SPACE,    /* RE2's \s: [\t\n\f\r ]; also skipped between tokens */
+};
+
 /* The single-character alternatives of upstream's regex, in its order. */
-static const char punct[] = "{}:,-.?!;@#$%^&*()+_~/\\><[]=\"'";
+static const bool is_punct[128] = {
+    ['{'] = true, ['}'] = true, [':'] = true, [','] = true, ['-'] = true,  ['.'] = true,
+    ['?'] = true, ['!'] = true, [';'] = true, ['@'] = true, ['#'] = true,  ['$'] = true,
+    ['%'] = true, ['^'] = true, ['&'] = true, ['*'] = true, ['('] = true,  [')'] = true,
+    ['+'] = true, ['_'] = true, ['~'] = true, ['/'] = true, ['\\'] = true, ['>'] = true,
+    ['<'] = true, ['['] = true, [']'] = true, ['='] = true, ['"'] = true,  ['\''] = true,
+};
 
-/* RE2's \w (ASCII) plus, unlike upstream, every byte of a UTF-8 sequence. */
-static bool is_word(unsigned char c)
+static unsigned char tok_class_of(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c >= 0x80;
+    if (c >= 0x80) /* our extension: UTF-8 bytes are word characters */
+        return TC_WORD;
+    if (is_punct[c])
+        return TC_PUNCT; /* before \w: '_' is a token of its own at a start */
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return TC_WORD;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r')
+        return TC_SPACE;
+    return TC_NONE;
 }
 
-/* RE2's \s: [\t\n\f\r ]. */
-static bool is_space(unsigned char c)
+/* '_' is TC_PUNCT when a token starts on it but continues a \w+ run. */
+static bool is_word_cont(unsigned char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+    return c == '_' || tok_class_of(c) == TC_WORD;
 }
 
-/* Find the next token at or after *pos; returns false at the end. Leftmost-
- * first like RE2: a punctuation character (including '_') wins over \w+, so
- * "_x" is "_" then "x", while "a_b" is one word. Unmatched bytes are skipped. */
+/* Find the next token at or after *pos. Returns false at the end. Bytes that
+ * start no token (whitespace, control characters, '`', '|', ...) are not
+ * part of any token, exactly as with FindAllString. */
 static bool next_token(const char *t, size_t len, size_t *pos, size_t *start, size_t *end)
 {
     size_t i = *pos;
-    bool found = false;
-    while (i < len && !found) {
-        unsigned char c = (unsigned char)t[i];
-        if (c != '\0' && strchr(punct, c)) {
-            *start = i++;
-            found = true;
-        } else if (is_word(c)) {
-            *start = i;
-            while (i < len && is_word((unsigned char)t[i]))
-                i++;
-            found = true;
-        } else {
-            i++;
-        }
-    }
-    if (!found) {
+    unsigned char cls = TC_NONE;
+    while (i < len && (cls = tok_class_of((unsigned char)t[i])) != TC_PUNCT && cls != TC_WORD)
+        i++;
+    if (i >= len) {
         *pos = len;
         return false;
     }
-    while (i < len && is_space((unsigned char)t[i]))
+    *start = i++;
+    if (cls == TC_WORD)
+        while (i < len && is_word_cont((unsigned char)t[i]))
+            i++;
+    while (i < len && tok_class_of((unsigned char)t[i]) == TC_SPACE)
         i++;
     *end = i;
     *pos = i;

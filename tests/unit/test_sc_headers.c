@@ -62,9 +62,15 @@ static void test_split(void **state)
 static void test_hop_by_hop(void **state)
 {
     (void)state;
-    static const char *const dropped[] = {"connection", "Keep-Alive", "TE",
-                                          "transfer-encoding", "Upgrade", "Proxy-Authorization",
-                                          "X-Prefiller-Host-Port", "host", "content-length"};
+    static const char *const dropped[] = {"connection",
+                                          "Keep-Alive",
+                                          "TE",
+                                          "transfer-encoding",
+                                          "Upgrade",
+                                          "Proxy-Authorization",
+                                          "X-Prefiller-Host-Port",
+                                          "host",
+                                          "content-length"};
     for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
         assert_true(sc_header_is_dropped(dropped[i], NULL));
     assert_false(sc_header_is_dropped("Authorization", NULL));

@@ -62,7 +62,8 @@ static void test_decode_restores_original(void **state)
     const char *in = "{\"model\":\"m\",\"stream\":true,\"max_completion_tokens\":100,"
                      "\"kv_transfer_params\":{\"client\":1}}";
     cJSON *c = cJSON_Parse(in);
-    cJSON *kv = cJSON_Parse("{\"remote_engine_id\":\"e\",\"remote_block_ids\":[1,2],\"tp_size\":1}");
+    cJSON *kv =
+        cJSON_Parse("{\"remote_engine_id\":\"e\",\"remote_block_ids\":[1,2],\"tp_size\":1}");
     char *out = sc_nixlv2_decode_body(c, kv);
     assert_string_equal(out, "{\"model\":\"m\",\"stream\":true,\"max_completion_tokens\":100,"
                              "\"kv_transfer_params\":{\"remote_engine_id\":\"e\","
@@ -166,8 +167,8 @@ static void test_json_rewrite(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_prefill_chat),        cmocka_unit_test(test_decode_restores_original),
-        cmocka_unit_test(test_paths_and_cached),    cmocka_unit_test(test_sse_rewrite_any_split),
+        cmocka_unit_test(test_prefill_chat),     cmocka_unit_test(test_decode_restores_original),
+        cmocka_unit_test(test_paths_and_cached), cmocka_unit_test(test_sse_rewrite_any_split),
         cmocka_unit_test(test_json_rewrite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
