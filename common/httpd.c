@@ -18,6 +18,21 @@ static int allow_all(struct mg_connection *c, void *cbdata)
     return 1;
 }
 
+/* The options of the httpd_start running on this thread: civetweb calls
+ * init_context from mg_start2, before its listening and worker threads run. */
+static _Thread_local const struct httpd_opts *starting;
+static _Thread_local void (*user_init_context)(const struct mg_context *);
+
+static void init_context(const struct mg_context *cctx)
+{
+    struct mg_context *ctx = (struct mg_context *)cctx; /* civetweb's API is not const */
+    mg_set_auth_handler(ctx, "/", allow_all, NULL);
+    if (starting && starting->handler)
+        mg_set_request_handler(ctx, "/", starting->handler, starting->handler_data);
+    if (user_init_context)
+        user_init_context(cctx);
+}
+
 struct mg_context *httpd_start(const struct httpd_opts *o, const struct mg_callbacks *callbacks,
                                int *port, char *err, size_t errlen)
 {
@@ -54,6 +69,9 @@ struct mg_context *httpd_start(const struct httpd_opts *o, const struct mg_callb
     memset(&cb, 0, sizeof(cb));
     if (callbacks)
         cb = *callbacks;
+    user_init_context = cb.init_context;
+    cb.init_context = init_context;
+    starting = o;
     struct mg_init_data init = {
         .callbacks = &cb, .user_data = o->user_data, .configuration_options = options};
     struct mg_error_data ed;
@@ -62,6 +80,8 @@ struct mg_context *httpd_start(const struct httpd_opts *o, const struct mg_callb
     ed.text = msg;
     ed.text_buffer_size = sizeof(msg);
     struct mg_context *ctx = mg_start2(&init, &ed);
+    starting = NULL;
+    user_init_context = NULL;
     if (!ctx) {
         snprintf(err, errlen, "cannot listen on %s: %s", ports, msg[0] ? msg : "unknown error");
         return NULL;
@@ -75,7 +95,6 @@ struct mg_context *httpd_start(const struct httpd_opts *o, const struct mg_callb
         return NULL;
     }
     *port = sp[0].port;
-    mg_set_auth_handler(ctx, "/", allow_all, NULL);
     return ctx;
 }
 

@@ -26,6 +26,10 @@ struct httpd_opts {
     int keep_alive_ms; /* idle keep-alive timeout */
     int request_timeout_ms;
     void *user_data; /* given to civetweb as the context user data */
+    /* The handler of every path, registered before the first request can
+     * arrive (so no early request gets civetweb's plain 404). */
+    int (*handler)(struct mg_connection *c, void *cbdata);
+    void *handler_data;
 };
 
 /* Start a server. Returns the context (stop with httpd_stop) and the real

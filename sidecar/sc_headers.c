@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 
 int sc_split_host_port(const char *hp, char *host, size_t hostlen, int *port)
 {
@@ -103,10 +104,22 @@ static bool listed(const char *name, const char *list)
 
 bool sc_header_is_dropped(const char *name, const char *connection_value)
 {
-    static const char *const hop[] = {
-        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-        "Proxy-Authorization", "TE", "Trailer", "Trailers", "Transfer-Encoding", "Upgrade",
-        "Host", "Content-Length", "x-prefiller-host-port", "x-prefiller-url", "Expect", NULL};
+    static const char *const hop[] = {"Connection",
+                                      "Keep-Alive",
+                                      "Proxy-Connection",
+                                      "Proxy-Authenticate",
+                                      "Proxy-Authorization",
+                                      "TE",
+                                      "Trailer",
+                                      "Trailers",
+                                      "Transfer-Encoding",
+                                      "Upgrade",
+                                      "Host",
+                                      "Content-Length",
+                                      "x-prefiller-host-port",
+                                      "x-prefiller-url",
+                                      "Expect",
+                                      NULL};
     for (size_t i = 0; hop[i]; i++)
         if (strcasecmp(name, hop[i]) == 0)
             return true;
@@ -121,4 +134,79 @@ int sc_forwarded_for(struct buf *out, const char *existing, const char *peer)
         rc = rc ? rc : buf_puts(out, ", ");
     }
     return rc ? rc : buf_puts(out, peer);
+}
+
+static bool cidr_match(const char *cidr, const char *host)
+{
+    char net[64];
+    const char *slash = strchr(cidr, '/');
+    if (!slash || (size_t)(slash - cidr) >= sizeof(net))
+        return false;
+    memcpy(net, cidr, (size_t)(slash - cidr));
+    net[slash - cidr] = '\0';
+    char *end;
+    long bits = strtol(slash + 1, &end, 10);
+    struct in_addr a, b;
+    if (*end || bits < 0 || bits > 32 || inet_pton(AF_INET, net, &a) != 1 ||
+        inet_pton(AF_INET, host, &b) != 1)
+        return false;
+    uint32_t mask = bits == 0 ? 0 : htonl(~0u << (32 - bits));
+    return (a.s_addr & mask) == (b.s_addr & mask);
+}
+
+int sc_allow_entry_check(const char *e, char *err, size_t errlen)
+{
+    char host[256];
+    int port;
+    const char *slash = strchr(e, '/');
+    if (slash) {
+        char net[64];
+        char *end;
+        struct in_addr a;
+        size_t nl = (size_t)(slash - e);
+        long bits = strtol(slash + 1, &end, 10);
+        if (nl >= sizeof(net) || !isdigit((unsigned char)slash[1]) || *end || bits > 32) {
+            snprintf(err, errlen, "'%s' is not an IPv4 CIDR (a.b.c.d/0-32)", e);
+            return -EINVAL;
+        }
+        memcpy(net, e, nl);
+        net[nl] = '\0';
+        if (inet_pton(AF_INET, net, &a) != 1) {
+            snprintf(err, errlen, "'%s' is not an IPv4 CIDR (a.b.c.d/0-32)", e);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (strchr(e, ':') && sc_split_host_port(e, host, sizeof(host), &port) < 0) {
+        snprintf(err, errlen, "'%s' is not host:port", e);
+        return -EINVAL;
+    }
+    for (const char *p = e; *p; p++) {
+        if (!isalnum((unsigned char)*p) && !strchr(".-_:[]", *p)) {
+            snprintf(err, errlen, "'%s' is not a host name, host:port or CIDR", e);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+bool sc_allow_match(char *const *entries, size_t n, const char *target)
+{
+    char host[256], ehost[256];
+    int port, eport;
+    if (sc_split_host_port(target, host, sizeof(host), &port) < 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const char *e = entries[i];
+        if (strchr(e, '/')) {
+            if (cidr_match(e, host))
+                return true;
+        } else if (sc_split_host_port(e, ehost, sizeof(ehost), &eport) == 0) {
+            if (eport == port && strcasecmp(ehost, host) == 0)
+                return true;
+        } else if (strcasecmp(e, host) == 0) {
+            return true;
+        }
+    }
+    return false;
 }

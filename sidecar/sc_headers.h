@@ -30,6 +30,14 @@ int sc_split_host_port(const char *hp, char *host, size_t hostlen, int *port);
  * Connection header (connection_value, may be NULL). Case-insensitive. */
 bool sc_header_is_dropped(const char *name, const char *connection_value);
 
+/* SSRF allow-list check: target is "host:port". An entry "host" allows any
+ * port, "host:port" that port only, "a.b.c.d/n" any IPv4 address in the
+ * block (any port). Names compare case-insensitively. */
+bool sc_allow_match(char *const *entries, size_t n, const char *target);
+
+/* Whether e is a valid allow-list entry. Returns 0 or -EINVAL (err says why). */
+int sc_allow_entry_check(const char *e, char *err, size_t errlen);
+
 /* X-Forwarded-For for upstream: the client's value with the peer appended. */
 int sc_forwarded_for(struct buf *out, const char *existing, const char *peer);
 

@@ -271,7 +271,9 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, char *err, siz
                            .threads = (int)cfg->http_threads,
                            .keep_alive_ms = 60000,
                            .request_timeout_ms = 60000,
-                           .user_data = s};
+                           .user_data = s,
+                           .handler = on_request,
+                           .handler_data = s};
     s->ctx = httpd_start(&o, &cb, &s->port, err, errlen);
     if (!s->ctx || s->abortfd < 0) {
         if (s->abortfd < 0)
@@ -281,7 +283,6 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, char *err, siz
     }
     free(s->extra_headers);
     s->extra_headers = build_extra_headers(s->port);
-    mg_set_request_handler(s->ctx, "/", on_request, s);
     return s;
 }
 

@@ -11,18 +11,19 @@ import threading
 import time
 
 SIMULATOR = os.environ.get("PDSIM_SIMULATOR", "build/simulator/pdsim-simulator")
+SIDECAR = os.environ.get("PDSIM_SIDECAR", "build/sidecar/pdsim-sidecar")
 
 
 class Proc:
     """A pdsim server process; the real port is read from its 'listening' log line."""
 
-    def __init__(self, binary, args, env=None, wait_listen=True, http_threads=64):
+    def __init__(self, binary, args, env=None, wait_listen=True, http_threads=64, base=True):
         full_env = dict(os.environ)
         full_env.pop("SIM_MODEL", None)
         if env:
             full_env.update(env)
-        argv = [binary, "--host", "127.0.0.1", "--port", "0"]
-        if http_threads:
+        argv = [binary, "--host", "127.0.0.1", "--port", "0"] if base else [binary]
+        if http_threads and base:
             argv += ["--http-threads", str(http_threads)]
         self.p = subprocess.Popen(argv + list(args), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=full_env)
@@ -101,6 +102,9 @@ class Proc:
                 self.p.kill()
                 self.p.wait(5)
         self._t.join(5)
+        for f in (self.p.stdout, self.p.stderr):
+            if f:
+                f.close()
         return self.p.returncode
 
 
@@ -156,3 +160,123 @@ def raw_request(port, data, read_timeout=5):
         pass
     s.close()
     return out
+
+
+class Upstream:
+    """A recording HTTP/1.1 upstream on 127.0.0.1:0 (keep-alive). Every request is
+    recorded as a dict (method, path, headers (lower-case names), body, json, peer).
+    script(req, n) decides the answer, n counting requests from 0:
+      {"status": 200, "headers": {...}, "body": bytes or obj}   a whole response
+      {"chunks": [(delay_s, bytes), ...], "headers": {...}}      chunked, paced
+      {"hang": seconds}                                          no answer, then close
+      {"close": True}                                            close without answering
+    closed_at records when a client connection ended (monotonic), for cancel tests."""
+
+    def __init__(self, script):
+        import http.server
+        up = self
+        self.script = script
+        self.reqs = []
+        self.peers = set()
+        self.closed_at = []
+        self.lock = threading.Lock()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _serve(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                try:
+                    js = json.loads(body) if body else None
+                except ValueError:
+                    js = None
+                req = {"method": self.command, "path": self.path, "body": body, "json": js,
+                       "headers": [(k.lower(), v) for k, v in self.headers.items()],
+                       "peer": self.client_address, "t": time.monotonic()}
+                with up.lock:
+                    idx = len(up.reqs)
+                    up.reqs.append(req)
+                    up.peers.add(self.client_address)
+                spec = up.script(req, idx)
+                try:
+                    self._answer(spec)
+                except (BrokenPipeError, ConnectionResetError):
+                    with up.lock:
+                        up.closed_at.append(time.monotonic())
+                    self.close_connection = True
+
+            def _answer(self, spec):
+                if "hang" in spec:
+                    # Wait for the client to go away (or the time to pass).
+                    self.connection.settimeout(spec["hang"])
+                    try:
+                        gone = self.connection.recv(1) == b""
+                    except socket.timeout:
+                        gone = False
+                    if gone:
+                        with up.lock:
+                            up.closed_at.append(time.monotonic())
+                    self.close_connection = True
+                    return
+                if spec.get("close"):
+                    self.close_connection = True
+                    return
+                hdrs = dict(spec.get("headers") or {})
+                if "chunks" in spec:
+                    self.send_response(spec.get("status", 200))
+                    hdrs.setdefault("Content-Type", "text/event-stream")
+                    for k, v in hdrs.items():
+                        self.send_header(k, v)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    self.wfile.flush()
+                    for delay, piece in spec["chunks"]:
+                        time.sleep(delay)
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                    return
+                body = spec.get("body", b"")
+                if not isinstance(body, (bytes, str)):
+                    body = json.dumps(body)
+                if isinstance(body, str):
+                    body = body.encode()
+                self.send_response(spec.get("status", 200))
+                hdrs.setdefault("Content-Type", "application/json")
+                for k, v in hdrs.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        self.hostport = "127.0.0.1:%d" % self.port
+        self._t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self._t.start()
+
+    def header(self, req, name):
+        vals = [v for k, v in req["headers"] if k == name.lower()]
+        return vals
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+        self._t.join(5)
+
+
+def free_port():
+    """A loopback port nothing listens on (bound, then released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -2,6 +2,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -92,13 +93,56 @@ static void test_forwarded_for(void **state)
     buf_release(&b);
 }
 
+static void test_allow_match(void **state)
+{
+    (void)state;
+    char *list[] = {"10.0.0.5:8000", "prefill-svc", "192.168.0.0/16", "[::1]:9000"};
+    size_t n = sizeof(list) / sizeof(list[0]);
+    static const struct {
+        const char *target;
+        bool want;
+    } cases[] = {
+        {"10.0.0.5:8000", true},    /* host:port entry, same port */
+        {"10.0.0.5:8001", false},   /* ... any other port is denied */
+        {"PREFILL-SVC:1234", true}, /* host entry: any port, any case */
+        {"prefill-svc2:1234", false}, {"192.168.200.7:80", true}, /* CIDR */
+        {"192.169.0.1:80", false},    {"[::1]:9000", true},
+        {"[::1]:9001", false},        {"garbage", false}, /* not host:port: never allowed */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (sc_allow_match(list, n, cases[i].target) != cases[i].want)
+            fail_msg("case %zu: %s", i, cases[i].target);
+    char *all[] = {"0.0.0.0/0"};
+    assert_true(sc_allow_match(all, 1, "8.8.8.8:53"));
+    assert_false(sc_allow_match(all, 1, "name:53")); /* CIDRs match addresses only */
+    assert_false(sc_allow_match(NULL, 0, "10.0.0.5:8000"));
+}
+
+static void test_allow_entry_check(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"h",          "h:1",           "10.0.0.0/8", "0.0.0.0/0",
+                                       "1.2.3.4/32", "svc.ns.svc:80", "[::1]:80"};
+    static const char *const bad[] = {"1.2.3.4/33", "1.2.3.4/", "1.2.3/8", "a b",
+                                      "h:0",        "h:x",      "x/8",     "1.2.3.4/-1"};
+    char err[256];
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (sc_allow_entry_check(good[i], err, sizeof(err)) != 0)
+            fail_msg("good %s: %s", good[i], err);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        if (sc_allow_entry_check(bad[i], err, sizeof(err)) == 0)
+            fail_msg("bad %s accepted", bad[i]);
+        assert_non_null(strstr(err, bad[i]));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_prefiller_pick),
-        cmocka_unit_test(test_split),
-        cmocka_unit_test(test_hop_by_hop),
-        cmocka_unit_test(test_forwarded_for),
+        cmocka_unit_test(test_prefiller_pick), cmocka_unit_test(test_split),
+        cmocka_unit_test(test_hop_by_hop),     cmocka_unit_test(test_forwarded_for),
+        cmocka_unit_test(test_allow_match),    cmocka_unit_test(test_allow_entry_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,307 @@
+/*
+ * sc_pd: the nixlv2 P/D flow of one intercepted request.
+ *
+ *   1. parse the client's body (400 when it is not a JSON object);
+ *   2. check the prefill target against the allow-list (403);
+ *   3. POST the prefill body to the prefiller, buffered, within
+ *      --prefill-timeout (504), retrying 502/503/504 and transport errors
+ *      --prefill-max-retries times with --prefill-retry-backoff;
+ *   4. a prefill that still fails: its own status, headers and body go to
+ *      the client (transport errors as 502 JSON), or with
+ *      --prefill-fallback-local the original body is decoded locally;
+ *   5. stream the decode leg back through the cached-token rewriter.
+ */
+#define _GNU_SOURCE /* POLLRDHUP */
+#include "common/connfd.h"
+#include "common/httpd.h"
+#include "common/log.h"
+#include "sidecar/sc_headers.h"
+#include "sidecar/sc_internal.h"
+#include "sidecar/sc_upstream.h"
+
+#include <civetweb.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct grab {
+    struct buf headers, body;
+    long status;
+};
+
+static int grab_headers(void *arg, long status, const struct buf *h)
+{
+    struct grab *g = arg;
+    g->status = status;
+    buf_reset(&g->headers);
+    return buf_append(&g->headers, h->data, h->len);
+}
+
+static int grab_body(void *arg, const char *p, size_t n)
+{
+    return buf_append(&((struct grab *)arg)->body, p, n);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Wait ns unless the client hangs up first. Returns false when it did. */
+static bool backoff_wait(int client_fd, int64_t ns)
+{
+    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+    if (client_fd < 0) {
+        nanosleep(&ts, NULL);
+        return true;
+    }
+    struct pollfd p = {.fd = client_fd, .events = POLLRDHUP};
+    int64_t end = now_ns() + ns;
+    for (;;) {
+        int64_t left = end - now_ns();
+        if (left <= 0)
+            return true;
+        ts.tv_sec = left / 1000000000;
+        ts.tv_nsec = left % 1000000000;
+        int rc = ppoll(&p, 1, &ts, NULL);
+        if (rc > 0 && connfd_peer_gone(client_fd))
+            return false;
+        if (rc > 0) /* readable data (a pipelined request): just sleep */
+            nanosleep(&ts, NULL);
+        if (rc < 0 && errno != EINTR)
+            return true;
+    }
+}
+
+/* The forwarded headers for the prefill leg: no Accept-Encoding, since the
+ * answer is parsed here, and the JSON content type of the new body. */
+static struct curl_slist *prefill_headers(const struct curl_slist *fwd)
+{
+    struct curl_slist *l = NULL;
+    for (const struct curl_slist *p = fwd; p; p = p->next)
+        if (strncasecmp(p->data, "Accept-Encoding:", 16) != 0 &&
+            strncasecmp(p->data, "Content-Type:", 13) != 0)
+            l = curl_slist_append(l, p->data);
+    l = curl_slist_append(l, "Accept-Encoding:");
+    return curl_slist_append(l, "Content-Type: application/json");
+}
+
+enum prefill_end { PF_OK, PF_STATUS, PF_TIMEOUT, PF_TRANSPORT, PF_GONE };
+
+/* Run the prefill leg with retries. g holds the last answer. */
+static enum prefill_end run_prefill(struct sc_req *r, const char *url, const char *body,
+                                    struct grab *g, char *err, size_t errlen)
+{
+    const struct sc_config *cfg = r->s->cfg;
+    struct curl_slist *h = prefill_headers(r->fwd);
+    int64_t deadline = cfg->prefill_timeout > 0 ? now_ns() + cfg->prefill_timeout : 0;
+    enum prefill_end end = PF_TRANSPORT;
+    for (long attempt = 0;; attempt++) {
+        long left_ms = 0;
+        if (deadline) {
+            left_ms = (long)((deadline - now_ns()) / 1000000);
+            if (left_ms <= 0) {
+                end = PF_TIMEOUT;
+                break;
+            }
+        }
+        struct sc_up_req up = {"POST", url, h, body, strlen(body), left_ms, 5000, r->client_fd};
+        struct sc_up_sink sink = {grab_headers, grab_body, g};
+        g->status = 0;
+        buf_reset(&g->body);
+        buf_reset(&g->headers);
+        err[0] = '\0';
+        enum sc_up_result res = sc_up_perform(&up, &sink, err, errlen);
+        if (res == SC_UP_ABORTED && connfd_peer_gone(r->client_fd)) {
+            end = PF_GONE;
+            break;
+        }
+        if (res == SC_UP_TIMEOUT) {
+            end = PF_TIMEOUT;
+            break;
+        }
+        bool retryable;
+        if (res == SC_UP_OK) {
+            end = g->status >= 200 && g->status < 300 ? PF_OK : PF_STATUS;
+            retryable = g->status == 502 || g->status == 503 || g->status == 504;
+        } else {
+            end = PF_TRANSPORT; /* upstream: a transport error is a 502 */
+            retryable = true;
+        }
+        if (!retryable || attempt >= cfg->prefill_max_retries)
+            break;
+        atomic_fetch_add(&r->s->retries, 1);
+        log_debug("prefill retry", LOG_STR("request_id", r->request_id), LOG_STR("url", url),
+                  LOG_INT("status", g->status), LOG_INT("attempt", attempt + 1));
+        int64_t wait = cfg->prefill_retry_backoff;
+        if (deadline && now_ns() + wait >= deadline) {
+            end = PF_TIMEOUT;
+            break;
+        }
+        if (!backoff_wait(r->client_fd, wait)) {
+            end = PF_GONE;
+            break;
+        }
+    }
+    curl_slist_free_all(h);
+    return end;
+}
+
+/* The prefill's own answer to the client: status, content headers, body. */
+static int pass_prefill_answer(struct sc_req *r, const struct grab *g)
+{
+    struct buf extra;
+    buf_init(&extra, BUF_NOCAP);
+    const char *ctype = "application/json";
+    char ct[256] = "";
+    for (const char *p = buf_str(&g->headers); *p;) {
+        const char *e = strstr(p, "\r\n");
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        const char *colon = memchr(p, ':', n);
+        if (colon) {
+            size_t nl = (size_t)(colon - p);
+            char name[128];
+            if (nl < sizeof(name)) {
+                memcpy(name, p, nl);
+                name[nl] = '\0';
+                const char *v = colon + 1;
+                while (v < p + n && *v == ' ')
+                    v++;
+                if (strcasecmp(name, "Content-Type") == 0) {
+                    snprintf(ct, sizeof(ct), "%.*s", (int)(p + n - v), v);
+                    ctype = ct;
+                } else if (!sc_header_is_dropped(name, NULL) && strcasecmp(name, "Date") != 0 &&
+                           strcasecmp(name, "Server") != 0 &&
+                           strcasecmp(name, "x-request-id") != 0) {
+                    int rc = buf_append(&extra, p, n);
+                    rc = rc ? rc : buf_puts(&extra, "\r\n");
+                    (void)rc; /* no cap */
+                }
+            }
+        }
+        p = e ? e + 2 : p + n;
+    }
+    int rc = buf_appendf(&extra, "x-request-id: %s\r\n", r->request_id);
+    (void)rc;
+    httpd_send(r->c, (int)g->status, ctype, buf_str(&extra), buf_str(&g->body), g->body.len);
+    buf_release(&extra);
+    return (int)g->status;
+}
+
+/* --prefill-fallback-local: the original body, decoded (and so prefilled)
+ * by the local decoder alone. */
+static int fallback_local(struct sc_req *r, const char *body, size_t len, const char *why)
+{
+    atomic_fetch_add(&r->s->fallbacks, 1);
+    log_warn("prefill failed, decoding locally", LOG_STR("request_id", r->request_id),
+             LOG_STR("reason", why));
+    char url[8192];
+    snprintf(url, sizeof(url), "%s%s", r->s->decoder, r->path);
+    long dms = (long)(r->s->cfg->decode_timeout / 1000000);
+    return sc_relay(r, url, "POST", body, len, -1, dms, SC_OUT_FALLBACK);
+}
+
+static int prefill_failed(struct sc_req *r, enum prefill_end end, const struct grab *g,
+                          const char *prefiller, const char *err, const char *body, size_t len)
+{
+    struct sc_server *s = r->s;
+    char msg[600];
+    if (end == PF_GONE) {
+        atomic_fetch_add(&s->outcomes[SC_OUT_CLIENT_GONE], 1);
+        return 499;
+    }
+    if (end == PF_TIMEOUT)
+        atomic_fetch_add(&s->prefill_timeouts, 1);
+    if (s->cfg->prefill_fallback_local) {
+        snprintf(msg, sizeof(msg), "%s",
+                 end == PF_TIMEOUT  ? "timeout"
+                 : end == PF_STATUS ? "status"
+                                    : err);
+        return fallback_local(r, body, len, msg);
+    }
+    atomic_fetch_add(&s->outcomes[SC_OUT_PREFILL_ERR], 1);
+    if (end == PF_TIMEOUT) {
+        snprintf(msg, sizeof(msg), "prefill server %s did not answer within %.3gs", prefiller,
+                 (double)s->cfg->prefill_timeout / 1e9);
+        return sc_error(r, 504, "GatewayTimeout", msg);
+    }
+    if (end == PF_STATUS)
+        return pass_prefill_answer(r, g);
+    snprintf(msg, sizeof(msg), "prefill server %s: %s", prefiller, err);
+    return sc_error(r, 502, "BadGateway", msg);
+}
+
+int sc_pd_serve(struct sc_req *r, enum sc_api api, const char *prefiller, const char *body,
+                size_t len)
+{
+    struct sc_server *s = r->s;
+    const struct sc_config *cfg = s->cfg;
+    char msg[600];
+    const char *perr = NULL;
+    cJSON *client = cJSON_ParseWithLengthOpts(body, len, &perr, 0);
+    if (!cJSON_IsObject(client)) {
+        cJSON_Delete(client);
+        atomic_fetch_add(&s->outcomes[SC_OUT_CLIENT_ERR], 1);
+        if (len == 0)
+            return sc_error(r, 400, "BadRequestError", "the request body is empty");
+        snprintf(msg, sizeof(msg), "the request body is not a JSON object (at byte %zu)",
+                 perr && perr >= body && perr <= body + len ? (size_t)(perr - body) : (size_t)0);
+        return sc_error(r, 400, "BadRequestError", msg);
+    }
+    if (cfg->enable_ssrf && !sc_allow_match(cfg->allow, cfg->nallow, prefiller)) {
+        cJSON_Delete(client);
+        atomic_fetch_add(&s->ssrf_denied, 1);
+        atomic_fetch_add(&s->outcomes[SC_OUT_CLIENT_ERR], 1);
+        log_warn("prefill target denied", LOG_STR("request_id", r->request_id),
+                 LOG_STR("target", prefiller));
+        snprintf(msg, sizeof(msg), "prefill target %s is not in the allow-list", prefiller);
+        return sc_error(r, 403, "Forbidden", msg);
+    }
+
+    char url[8192];
+    snprintf(url, sizeof(url), "%s://%s%s", cfg->prefiller_tls ? "https" : "http", prefiller,
+             r->path);
+    char *pbody = sc_nixlv2_prefill_body(api, client);
+    struct grab g;
+    buf_init(&g.headers, 256 * 1024);
+    buf_init(&g.body, 64u << 20);
+    char err[CURL_ERROR_SIZE + 64];
+    int64_t t0 = now_ns();
+    enum prefill_end end = pbody ? run_prefill(r, url, pbody, &g, err, sizeof(err)) : PF_TRANSPORT;
+    if (!pbody)
+        snprintf(err, sizeof(err), "cannot build the prefill request");
+    cJSON_free(pbody);
+    prom_hist_observe(&s->prefill_seconds, (double)(now_ns() - t0) / 1e9);
+
+    int status;
+    cJSON *resp = NULL;
+    if (end != PF_OK) {
+        status = prefill_failed(r, end, &g, prefiller, err, body, len);
+    } else if (!cJSON_IsObject(resp = cJSON_ParseWithLength(g.body.data, g.body.len))) {
+        snprintf(err, sizeof(err), "the answer is not a JSON object");
+        status = prefill_failed(r, PF_TRANSPORT, &g, prefiller, err, body, len);
+    } else {
+        const cJSON *kv = cJSON_GetObjectItemCaseSensitive(resp, "kv_transfer_params");
+        if (!cJSON_IsObject(kv))
+            log_warn("prefill answer has no kv_transfer_params",
+                     LOG_STR("request_id", r->request_id), LOG_STR("prefiller", prefiller));
+        char *dbody = sc_nixlv2_decode_body(client, kv);
+        char durl[8192];
+        snprintf(durl, sizeof(durl), "%s%s", s->decoder, r->path);
+        status = dbody ? sc_relay(r, durl, "POST", dbody, strlen(dbody), sc_cached_tokens(resp),
+                                  (long)(cfg->decode_timeout / 1000000), SC_OUT_PD_OK)
+                       : sc_error(r, 500, "InternalServerError", "cannot build the decode request");
+        cJSON_free(dbody);
+    }
+    cJSON_Delete(resp);
+    cJSON_Delete(client);
+    buf_release(&g.headers);
+    buf_release(&g.body);
+    return status;
+}
