@@ -34,7 +34,16 @@ ssize_t recv(int fd, void *b, size_t n, int flags)
 
 int connfd_current(const struct mg_connection *conn)
 {
-    int fd = last_recv_fd;
+    return connfd_verify(conn, last_recv_fd);
+}
+
+int connfd_candidate(void)
+{
+    return last_recv_fd;
+}
+
+int connfd_verify(const struct mg_connection *conn, int fd)
+{
     const struct mg_request_info *ri = mg_get_request_info(conn);
     if (fd < 0 || !ri)
         return -1;

@@ -23,6 +23,12 @@ struct mg_connection;
  * Call from the handler thread that serves conn. */
 int connfd_current(const struct mg_connection *conn);
 
+/* The two halves of connfd_current, for callers that may never need the
+ * descriptor: connfd_candidate (no system call) right when the handler
+ * starts, connfd_verify (one getpeername) later, from any thread. */
+int connfd_candidate(void);
+int connfd_verify(const struct mg_connection *conn, int fd);
+
 enum connfd_wake {
     CONNFD_DEADLINE, /* the deadline passed */
     CONNFD_EVENT,    /* evfd became readable (it is drained) */

@@ -46,8 +46,14 @@ struct sc_req {
     const char *method, *path, *query;
     struct curl_slist *fwd; /* forwarded request headers (hop-by-hop removed) */
     char request_id[80];
-    int client_fd;
+    int client_fd; /* the client's socket once verified (-1: unknown); see sc_client_fd */
+    int client_fd_candidate;
+    bool client_fd_checked;
 };
+
+/* The client's socket, verified on first use (one getpeername), so short
+ * requests that never wait never pay for it. -1 when it cannot be proved. */
+int sc_client_fd(void *req);
 
 /* The P/D flow for an intercepted path. Returns the status for the log. */
 int sc_pd_serve(struct sc_req *r, enum sc_api api, const char *prefiller, const char *body,

@@ -111,14 +111,14 @@ static enum prefill_end run_prefill(struct sc_req *r, const char *url, const cha
                 break;
             }
         }
-        struct sc_up_req up = {"POST", url, h, body, strlen(body), left_ms, 5000, r->client_fd};
+        struct sc_up_req up = {"POST", url, h, body, strlen(body), left_ms, 5000, sc_client_fd, r};
         struct sc_up_sink sink = {grab_headers, grab_body, g};
         g->status = 0;
         buf_reset(&g->body);
         buf_reset(&g->headers);
         err[0] = '\0';
         enum sc_up_result res = sc_up_perform(&up, &sink, err, errlen);
-        if (res == SC_UP_ABORTED && connfd_peer_gone(r->client_fd)) {
+        if (res == SC_UP_ABORTED && connfd_peer_gone(sc_client_fd(r))) {
             end = PF_GONE;
             break;
         }
@@ -144,7 +144,7 @@ static enum prefill_end run_prefill(struct sc_req *r, const char *url, const cha
             end = PF_TIMEOUT;
             break;
         }
-        if (!backoff_wait(r->client_fd, wait)) {
+        if (!backoff_wait(sc_client_fd(r), wait)) {
             end = PF_GONE;
             break;
         }

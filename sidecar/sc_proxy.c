@@ -21,6 +21,16 @@
 static const double prefill_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                         1,     2.5,   5,    10,    30,   60,  120};
 
+int sc_client_fd(void *req)
+{
+    struct sc_req *r = req;
+    if (!r->client_fd_checked) {
+        r->client_fd_checked = true;
+        r->client_fd = connfd_verify(r->c, r->client_fd_candidate);
+    }
+    return r->client_fd;
+}
+
 int sc_error(struct sc_req *r, int status, const char *type, const char *message)
 {
     struct buf b;
@@ -34,14 +44,23 @@ int sc_error(struct sc_req *r, int status, const char *type, const char *message
     return status;
 }
 
-/* ---- streaming relay of an upstream response to the client ---- */
+/* ---- streaming relay of an upstream response to the client ----
+ *
+ * Writes are coalesced: the status line and headers wait for the first body
+ * bytes. An event stream goes out piece by piece as chunks (each decoder
+ * read is flushed at once, so tokens are never held back). Any other body is
+ * gathered up to RELAY_HOLD bytes: when it ends within that, the client gets
+ * one write with a Content-Length; past it, it streams chunked. */
+
+#define RELAY_HOLD (256u * 1024)
 
 struct relay {
     struct sc_req *r;
-    bool head, started, rewrite, sse;
+    bool head, started, rewrite, sse, chunked, bodyless;
     long cached;
     struct sc_rewriter rw;
-    struct buf out;
+    struct buf hdr; /* status line and headers, not yet sent */
+    struct buf out; /* body bytes not yet sent */
     long status;
     struct timespec t0;
 };
@@ -59,7 +78,8 @@ static void response_headers(struct relay *x, const struct buf *h, struct buf *o
             memcpy(name, p, nl);
             name[nl] = '\0';
             bool keep_len = x->head && strcasecmp(name, "Content-Length") == 0;
-            if (keep_len || !sc_header_is_dropped(name, NULL)) {
+            if ((keep_len || !sc_header_is_dropped(name, NULL)) &&
+                strcasecmp(name, "x-request-id") != 0) {
                 int rc = buf_append(out, p, n);
                 rc = rc ? rc : buf_puts(out, "\r\n");
                 (void)rc; /* no cap */
@@ -74,45 +94,74 @@ static void response_headers(struct relay *x, const struct buf *h, struct buf *o
 static int on_headers(void *arg, long status, const struct buf *h)
 {
     struct relay *x = arg;
-    struct buf hdr;
     x->status = status;
-    buf_init(&hdr, BUF_NOCAP);
-    response_headers(x, h, &hdr);
-    int rc = buf_appendf(&hdr, "x-request-id: %s\r\n", x->r->request_id);
+    x->started = true;
+    x->bodyless = x->head || status == 204 || status == 304 || (status >= 100 && status < 200);
+    int rc = buf_appendf(&x->hdr, "HTTP/1.1 %ld %s\r\n", status, httpd_reason((int)status));
+    response_headers(x, h, &x->hdr);
+    rc = rc ? rc : buf_appendf(&x->hdr, "x-request-id: %s\r\n", x->r->request_id);
     if (x->rewrite)
         sc_rewriter_init(&x->rw, x->cached, x->sse, 64u << 20);
-    char line[128];
-    snprintf(line, sizeof(line), "HTTP/1.1 %ld %s\r\n", status, httpd_reason((int)status));
-    struct buf all;
-    buf_init(&all, BUF_NOCAP);
-    rc = rc ? rc : buf_puts(&all, line);
-    rc = rc ? rc : buf_append(&all, hdr.data, hdr.len);
-    bool body = !x->head && status != 204 && status != 304;
-    rc = rc ? rc : buf_puts(&all, body ? "Transfer-Encoding: chunked\r\n\r\n" : "\r\n");
-    if (rc == 0 && mg_write(x->r->c, all.data, all.len) != (int)all.len)
-        rc = -EIO;
-    x->started = true;
-    buf_release(&hdr);
-    buf_release(&all);
     return rc;
 }
 
-static int flush_out(struct relay *x)
+static int write_all(struct relay *x, const struct buf *b)
 {
-    if (x->out.len == 0)
-        return 0;
-    int rc = httpd_write_chunk(x->r->c, x->out.data, x->out.len);
-    buf_reset(&x->out);
+    return b->len == 0 || mg_write(x->r->c, b->data, b->len) == (int)b->len ? 0 : -EIO;
+}
+
+/* Send what is pending as chunked output (headers first, once). */
+static int flush_chunked(struct relay *x)
+{
+    if (!x->chunked) {
+        x->chunked = true;
+        int rc = buf_puts(&x->hdr, "Transfer-Encoding: chunked\r\n\r\n");
+        if (rc < 0)
+            return rc;
+    }
+    if (x->out.len) {
+        int rc = buf_appendf(&x->hdr, "%zx\r\n", x->out.len);
+        rc = rc ? rc : buf_append(&x->hdr, x->out.data, x->out.len);
+        rc = rc ? rc : buf_puts(&x->hdr, "\r\n");
+        if (rc < 0)
+            return rc;
+        buf_reset(&x->out);
+    }
+    int rc = write_all(x, &x->hdr);
+    buf_reset(&x->hdr);
     return rc;
 }
 
 static int on_body(void *arg, const char *p, size_t n)
 {
     struct relay *x = arg;
-    if (x->head)
+    if (x->bodyless)
         return 0;
     int rc = x->rewrite ? sc_rewriter_feed(&x->rw, p, n, &x->out) : buf_append(&x->out, p, n);
-    return rc < 0 ? rc : flush_out(x);
+    if (rc < 0)
+        return rc;
+    if (x->sse || x->chunked || x->out.len > RELAY_HOLD)
+        return x->out.len ? flush_chunked(x) : 0;
+    return 0;
+}
+
+/* The upstream response ended: send the rest. */
+static int relay_finish(struct relay *x)
+{
+    int rc = x->rewrite ? sc_rewriter_finish(&x->rw, &x->out) : 0;
+    if (rc < 0)
+        return rc;
+    if (x->bodyless) {
+        rc = buf_puts(&x->hdr, "\r\n");
+        return rc ? rc : write_all(x, &x->hdr);
+    }
+    if (!x->chunked) { /* the whole body is here: one write, with its length */
+        rc = buf_appendf(&x->hdr, "Content-Length: %zu\r\n\r\n", x->out.len);
+        rc = rc ? rc : buf_append(&x->hdr, x->out.data, x->out.len);
+        return rc ? rc : write_all(x, &x->hdr);
+    }
+    rc = flush_chunked(x);
+    return rc ? rc : httpd_end_chunked(x->r->c);
 }
 
 static double since(const struct timespec *t0)
@@ -135,42 +184,41 @@ int sc_relay(struct sc_req *r, const char *url, const char *method, const char *
     struct relay x = {
         .r = r, .head = strcmp(method, "HEAD") == 0, .rewrite = cached >= 0, .cached = cached};
     struct sc_up_sink sink = {relay_ttfb, on_body, &x};
-    struct sc_up_req up = {method, url, r->fwd, body, len, timeout_ms, 5000, r->client_fd};
+    struct sc_up_req up = {method, url, r->fwd, body, len, timeout_ms, 5000, sc_client_fd, r};
     char err[CURL_ERROR_SIZE + 64] = "";
     buf_init(&x.out, BUF_NOCAP);
+    buf_init(&x.hdr, BUF_NOCAP);
     clock_gettime(CLOCK_MONOTONIC, &x.t0);
     enum sc_up_result res = sc_up_perform(&up, &sink, err, sizeof(err));
     int status = (int)x.status;
     struct sc_server *s = r->s;
-    if (res == SC_UP_OK && x.started && !x.head) {
-        if (x.rewrite && sc_rewriter_finish(&x.rw, &x.out) == 0)
-            flush_out(&x);
-        if (x.status != 204 && x.status != 304)
-            httpd_end_chunked(r->c);
+    bool sent = x.chunked; /* the client has the status line already */
+    if (res == SC_UP_OK && x.started) {
+        relay_finish(&x);
         atomic_fetch_add(&s->outcomes[ok_outcome], 1);
-    } else if (res == SC_UP_ABORTED && connfd_peer_gone(r->client_fd)) {
+    } else if (res == SC_UP_ABORTED && connfd_peer_gone(sc_client_fd(r))) {
         atomic_fetch_add(&s->outcomes[SC_OUT_CLIENT_GONE], 1);
         status = 499;
-    } else if (!x.started) {
+    } else if (!sent) {
         atomic_fetch_add(&s->outcomes[SC_OUT_DECODE_ERR], 1);
         if (res == SC_UP_REFUSED)
             status = sc_error(r, 503, "ServiceUnavailable", "decode server not ready");
         else if (res == SC_UP_TIMEOUT) {
             atomic_fetch_add(&s->decode_timeouts, 1);
             status = sc_error(r, 504, "GatewayTimeout", "decode server timed out");
-        } else if (res != SC_UP_ABORTED)
-            status = sc_error(r, 502, "BadGateway", err);
-        else
-            status = 499;
-    } else if (res != SC_UP_OK) {
+        } else
+            status = sc_error(r, 502, "BadGateway", err[0] ? err : "decode response failed");
+    } else {
         /* The stream broke after it started: end it, the status is sent. */
         atomic_fetch_add(&s->outcomes[SC_OUT_DECODE_ERR], 1);
-        if (res != SC_UP_ABORTED && !x.head)
-            httpd_end_chunked(r->c);
+        if (res == SC_UP_TIMEOUT)
+            atomic_fetch_add(&s->decode_timeouts, 1);
+        httpd_end_chunked(r->c);
     }
     if (x.rewrite && x.started)
         sc_rewriter_release(&x.rw);
     buf_release(&x.out);
+    buf_release(&x.hdr);
     return status;
 }
 
@@ -265,7 +313,7 @@ static long decoder_get(struct sc_req *r, const char *path, struct sidecar_metri
 {
     char url[400];
     snprintf(url, sizeof(url), "%s%s", r->s->decoder, path);
-    struct sc_up_req up = {"GET", url, NULL, NULL, 0, 5000, 1000, -1};
+    struct sc_up_req up = {"GET", url, NULL, NULL, 0, 5000, 1000, NULL, NULL};
     struct sc_up_sink sink = {grab_headers, grab_body, m};
     return sc_up_perform(&up, &sink, NULL, 0) == SC_UP_OK ? m->status : 0;
 }
@@ -407,7 +455,8 @@ static int on_request(struct mg_connection *c, void *cbdata)
                        .query = ri->query_string};
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    r.client_fd = connfd_current(c);
+    r.client_fd = -1;
+    r.client_fd_candidate = connfd_candidate();
     r.fwd = forward_headers(&r, ri);
     atomic_fetch_add(&r.s->inflight, 1);
     int status;

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "sidecar/sc_upstream.h"
 
 #include "common/connfd.h"
@@ -6,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static CURLSH *share;
 static pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
@@ -35,8 +37,13 @@ int sc_up_global_init(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return -1;
+    /* Held for microseconds: spin briefly before sleeping in the kernel. */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&share_mu[i], NULL);
+        pthread_mutex_init(&share_mu[i], &attr);
+    pthread_mutexattr_destroy(&attr);
     share = curl_share_init();
     curl_share_setopt(share, CURLSHOPT_LOCKFUNC, lock_cb);
     curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, unlock_cb);
@@ -61,7 +68,9 @@ struct xfer {
     struct buf headers;
     CURL *h;
     bool headers_sent, failed;
-    int client_fd;
+    int (*client_fd)(void *);
+    void *client_arg;
+    struct timespec next_check; /* of the client socket, at most every 10 ms */
 };
 
 static int send_headers(struct xfer *x)
@@ -105,7 +114,18 @@ static int progress_cb(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl
     (void)b;
     (void)c;
     (void)d;
-    return connfd_peer_gone(x->client_fd) ? 1 : 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    if (now.tv_sec < x->next_check.tv_sec ||
+        (now.tv_sec == x->next_check.tv_sec && now.tv_nsec < x->next_check.tv_nsec))
+        return 0;
+    x->next_check = now;
+    x->next_check.tv_nsec += 10 * 1000000L;
+    if (x->next_check.tv_nsec >= 1000000000L) {
+        x->next_check.tv_sec++;
+        x->next_check.tv_nsec -= 1000000000L;
+    }
+    return connfd_peer_gone(x->client_fd(x->client_arg)) ? 1 : 0;
 }
 
 static CURL *thread_handle(void)
@@ -114,10 +134,8 @@ static CURL *thread_handle(void)
     if (!h) {
         h = curl_easy_init();
         pthread_setspecific(easy_key, h);
-    } else {
-        curl_easy_reset(h);
     }
-    return h;
+    return h; /* not reset: setup() sets every option it relies on, each time */
 }
 
 static void setup(CURL *h, const struct sc_up_req *r, struct xfer *x)
@@ -128,33 +146,41 @@ static void setup(CURL *h, const struct sc_up_req *r, struct xfer *x)
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    /* The shared cache keeps every idle connection; the easy default of 5
+     * would close one after each transfer once more than 5 are in use. */
+    curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 8192L);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (r->body) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-    } else if (strcmp(r->method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L); /* no body; also clears NOBODY */
+        curl_easy_setopt(h, CURLOPT_NOBODY, strcmp(r->method, "HEAD") == 0 ? 1L : 0L);
     }
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-    if (r->client_fd >= 0) {
-        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
-        curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
-        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    }
-    if (r->timeout_ms > 0)
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, r->timeout_ms);
-    if (r->connect_timeout_ms > 0)
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, r->client_fd ? 0L : 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms : 0L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     r->connect_timeout_ms > 0 ? r->connect_timeout_ms : 0L);
 }
 
 enum sc_up_result sc_up_perform(const struct sc_up_req *r, const struct sc_up_sink *s, char *err,
                                 size_t errlen)
 {
-    struct xfer x = {.sink = s, .client_fd = r->client_fd};
+    struct xfer x = {.sink = s, .client_fd = r->client_fd, .client_arg = r->client_arg};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &x.next_check);
+    x.next_check.tv_nsec += 10 * 1000000L; /* short transfers never poll the client */
+    if (x.next_check.tv_nsec >= 1000000000L) {
+        x.next_check.tv_sec++;
+        x.next_check.tv_nsec -= 1000000000L;
+    }
     char ebuf[CURL_ERROR_SIZE] = "";
     buf_init(&x.headers, 256 * 1024);
     x.h = thread_handle();

@@ -23,7 +23,10 @@ struct sc_up_req {
     size_t body_len;
     long timeout_ms;         /* whole transfer; 0 = none */
     long connect_timeout_ms; /* 0 = libcurl's default */
-    int client_fd;           /* the client's socket, watched for hang-ups; -1 = none */
+    /* The client's socket, watched for hang-ups from 10 ms into the
+     * transfer: client_fd(client_arg) returns it, or -1. NULL = none. */
+    int (*client_fd)(void *client_arg);
+    void *client_arg;
 };
 
 /* on_headers runs once, before the first body byte (or at the end for an
