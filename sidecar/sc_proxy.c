@@ -91,6 +91,8 @@ static void response_headers(struct relay *x, const struct buf *h, struct buf *o
     }
 }
 
+static int flush_chunked(struct relay *x);
+
 static int on_headers(void *arg, long status, const struct buf *h)
 {
     struct relay *x = arg;
@@ -102,7 +104,9 @@ static int on_headers(void *arg, long status, const struct buf *h)
     rc = rc ? rc : buf_appendf(&x->hdr, "x-request-id: %s\r\n", x->r->request_id);
     if (x->rewrite)
         sc_rewriter_init(&x->rw, x->cached, x->sse, 64u << 20);
-    return rc;
+    /* A stream's headers go out at once: clients see the response start
+     * when the decoder starts it, not at the first token. */
+    return rc ? rc : x->sse && !x->bodyless ? flush_chunked(x) : 0;
 }
 
 static int write_all(struct relay *x, const struct buf *b)
