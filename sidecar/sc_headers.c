@@ -126,6 +126,30 @@ bool sc_header_is_dropped(const char *name, const char *connection_value)
     return listed(name, connection_value);
 }
 
+bool sc_header_next(const char **pos, struct sc_hline *h)
+{
+    while (**pos) {
+        const char *line = *pos, *e = strstr(line, "\r\n");
+        size_t n = e ? (size_t)(e - line) : strlen(line);
+        const char *colon = memchr(line, ':', n);
+        *pos = e ? e + 2 : line + n;
+        if (!colon)
+            continue;
+        h->namelen = (size_t)(colon - line);
+        size_t nl = h->namelen < sizeof(h->name) - 1 ? h->namelen : sizeof(h->name) - 1;
+        memcpy(h->name, line, nl);
+        h->name[nl] = '\0';
+        h->line = line;
+        h->len = n;
+        h->value = colon + 1;
+        while (h->value < line + n && *h->value == ' ')
+            h->value++;
+        h->vlen = (size_t)(line + n - h->value);
+        return true;
+    }
+    return false;
+}
+
 int sc_forwarded_for(struct buf *out, const char *existing, const char *peer)
 {
     int rc = 0;

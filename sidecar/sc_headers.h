@@ -35,6 +35,20 @@ bool sc_header_is_dropped(const char *name, const char *connection_value);
  * block (any port). Names compare case-insensitively. */
 bool sc_allow_match(char *const *entries, size_t n, const char *target);
 
+/* One "Name: value" line of a raw header block. */
+struct sc_hline {
+    char name[128];   /* NUL-terminated, cut at 127 bytes */
+    size_t namelen;   /* the name's full length */
+    const char *line; /* the whole line, without its CRLF */
+    size_t len;
+    const char *value; /* after the colon and any spaces, up to the line's end */
+    size_t vlen;
+};
+
+/* The next "Name: value" line of a raw header block ("...\r\n" each) at *pos,
+ * which it advances; lines without a colon are skipped. False at the end. */
+bool sc_header_next(const char **pos, struct sc_hline *h);
+
 /* Whether e is a valid allow-list entry. Returns 0 or -EINVAL (err says why). */
 int sc_allow_entry_check(const char *e, char *err, size_t errlen);
 

@@ -11,7 +11,6 @@
  *      --prefill-fallback-local the original body is decoded locally;
  *   5. stream the decode leg back through the cached-token rewriter.
  */
-#define _GNU_SOURCE /* POLLRDHUP */
 #include "common/connfd.h"
 #include "common/httpd.h"
 #include "common/log.h"
@@ -21,62 +20,17 @@
 
 #include <civetweb.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-struct grab {
-    struct buf headers, body;
-    long status;
-};
-
-static int grab_headers(void *arg, long status, const struct buf *h)
-{
-    struct grab *g = arg;
-    g->status = status;
-    buf_reset(&g->headers);
-    return buf_append(&g->headers, h->data, h->len);
-}
-
-static int grab_body(void *arg, const char *p, size_t n)
-{
-    return buf_append(&((struct grab *)arg)->body, p, n);
-}
-
 static int64_t now_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-/* Wait ns unless the client hangs up first. Returns false when it did. */
-static bool backoff_wait(int client_fd, int64_t ns)
-{
-    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
-    if (client_fd < 0) {
-        nanosleep(&ts, NULL);
-        return true;
-    }
-    struct pollfd p = {.fd = client_fd, .events = POLLRDHUP};
-    int64_t end = now_ns() + ns;
-    for (;;) {
-        int64_t left = end - now_ns();
-        if (left <= 0)
-            return true;
-        ts.tv_sec = left / 1000000000;
-        ts.tv_nsec = left % 1000000000;
-        int rc = ppoll(&p, 1, &ts, NULL);
-        if (rc > 0 && connfd_peer_gone(client_fd))
-            return false;
-        if (rc > 0) /* readable data (a pipelined request): just sleep */
-            nanosleep(&ts, NULL);
-        if (rc < 0 && errno != EINTR)
-            return true;
-    }
 }
 
 /* The forwarded headers for the prefill leg: no Accept-Encoding, since the
@@ -96,7 +50,7 @@ enum prefill_end { PF_OK, PF_STATUS, PF_TIMEOUT, PF_TRANSPORT, PF_GONE };
 
 /* Run the prefill leg with retries. g holds the last answer. */
 static enum prefill_end run_prefill(struct sc_req *r, const char *url, const char *body,
-                                    struct grab *g, char *err, size_t errlen)
+                                    struct sc_up_buffer *g, char *err, size_t errlen)
 {
     const struct sc_config *cfg = r->s->cfg;
     struct curl_slist *h = prefill_headers(r->fwd);
@@ -112,10 +66,8 @@ static enum prefill_end run_prefill(struct sc_req *r, const char *url, const cha
             }
         }
         struct sc_up_req up = {"POST", url, h, body, strlen(body), left_ms, 5000, sc_client_fd, r};
-        struct sc_up_sink sink = {grab_headers, grab_body, g};
-        g->status = 0;
-        buf_reset(&g->body);
-        buf_reset(&g->headers);
+        struct sc_up_sink sink = sc_up_buffer_sink(g);
+        sc_up_buffer_reset(g);
         err[0] = '\0';
         enum sc_up_result res = sc_up_perform(&up, &sink, err, errlen);
         if (res == SC_UP_ABORTED && connfd_peer_gone(sc_client_fd(r))) {
@@ -144,7 +96,9 @@ static enum prefill_end run_prefill(struct sc_req *r, const char *url, const cha
             end = PF_TIMEOUT;
             break;
         }
-        if (!backoff_wait(sc_client_fd(r), wait)) {
+        int64_t until = now_ns() + wait;
+        struct timespec ts = {.tv_sec = until / 1000000000, .tv_nsec = until % 1000000000};
+        if (connfd_wait(sc_client_fd(r), -1, -1, &ts) == CONNFD_GONE) {
             end = PF_GONE;
             break;
         }
@@ -154,38 +108,25 @@ static enum prefill_end run_prefill(struct sc_req *r, const char *url, const cha
 }
 
 /* The prefill's own answer to the client: status, content headers, body. */
-static int pass_prefill_answer(struct sc_req *r, const struct grab *g)
+static int pass_prefill_answer(struct sc_req *r, const struct sc_up_buffer *g)
 {
     struct buf extra;
     buf_init(&extra, BUF_NOCAP);
     const char *ctype = "application/json";
     char ct[256] = "";
-    for (const char *p = buf_str(&g->headers); *p;) {
-        const char *e = strstr(p, "\r\n");
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        const char *colon = memchr(p, ':', n);
-        if (colon) {
-            size_t nl = (size_t)(colon - p);
-            char name[128];
-            if (nl < sizeof(name)) {
-                memcpy(name, p, nl);
-                name[nl] = '\0';
-                const char *v = colon + 1;
-                while (v < p + n && *v == ' ')
-                    v++;
-                if (strcasecmp(name, "Content-Type") == 0) {
-                    snprintf(ct, sizeof(ct), "%.*s", (int)(p + n - v), v);
-                    ctype = ct;
-                } else if (!sc_header_is_dropped(name, NULL) && strcasecmp(name, "Date") != 0 &&
-                           strcasecmp(name, "Server") != 0 &&
-                           strcasecmp(name, "x-request-id") != 0) {
-                    int rc = buf_append(&extra, p, n);
-                    rc = rc ? rc : buf_puts(&extra, "\r\n");
-                    (void)rc; /* no cap */
-                }
-            }
+    struct sc_hline l;
+    for (const char *p = buf_str(&g->headers); sc_header_next(&p, &l);) {
+        if (l.namelen >= sizeof(l.name))
+            continue;
+        if (strcasecmp(l.name, "Content-Type") == 0) {
+            snprintf(ct, sizeof(ct), "%.*s", (int)l.vlen, l.value);
+            ctype = ct;
+        } else if (!sc_header_is_dropped(l.name, NULL) && strcasecmp(l.name, "Date") != 0 &&
+                   strcasecmp(l.name, "Server") != 0 && strcasecmp(l.name, "x-request-id") != 0) {
+            int rc = buf_append(&extra, l.line, l.len);
+            rc = rc ? rc : buf_puts(&extra, "\r\n");
+            (void)rc; /* no cap */
         }
-        p = e ? e + 2 : p + n;
     }
     int rc = buf_appendf(&extra, "x-request-id: %s\r\n", r->request_id);
     (void)rc;
@@ -207,7 +148,7 @@ static int fallback_local(struct sc_req *r, const char *body, size_t len, const 
     return sc_relay(r, url, "POST", body, len, -1, dms, SC_OUT_FALLBACK);
 }
 
-static int prefill_failed(struct sc_req *r, enum prefill_end end, const struct grab *g,
+static int prefill_failed(struct sc_req *r, enum prefill_end end, const struct sc_up_buffer *g,
                           const char *prefiller, const char *err, const char *body, size_t len)
 {
     struct sc_server *s = r->s;
@@ -268,9 +209,8 @@ int sc_pd_serve(struct sc_req *r, enum sc_api api, const char *prefiller, const 
     snprintf(url, sizeof(url), "%s://%s%s", cfg->prefiller_tls ? "https" : "http", prefiller,
              r->path);
     char *pbody = sc_nixlv2_prefill_body(api, client);
-    struct grab g;
-    buf_init(&g.headers, 256 * 1024);
-    buf_init(&g.body, 64u << 20);
+    struct sc_up_buffer g;
+    sc_up_buffer_init(&g, 64u << 20);
     char err[CURL_ERROR_SIZE + 64];
     int64_t t0 = now_ns();
     enum prefill_end end = pbody ? run_prefill(r, url, pbody, &g, err, sizeof(err)) : PF_TRANSPORT;
@@ -301,7 +241,6 @@ int sc_pd_serve(struct sc_req *r, enum sc_api api, const char *prefiller, const 
     }
     cJSON_Delete(resp);
     cJSON_Delete(client);
-    buf_release(&g.headers);
-    buf_release(&g.body);
+    sc_up_buffer_release(&g);
     return status;
 }

@@ -67,27 +67,17 @@ struct relay {
 
 static void response_headers(struct relay *x, const struct buf *h, struct buf *out)
 {
-    for (const char *p = buf_str(h); *p;) {
-        const char *e = strstr(p, "\r\n");
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        const char *colon = memchr(p, ':', n);
-        if (colon) {
-            char name[128];
-            size_t nl =
-                (size_t)(colon - p) < sizeof(name) - 1 ? (size_t)(colon - p) : sizeof(name) - 1;
-            memcpy(name, p, nl);
-            name[nl] = '\0';
-            bool keep_len = x->head && strcasecmp(name, "Content-Length") == 0;
-            if ((keep_len || !sc_header_is_dropped(name, NULL)) &&
-                strcasecmp(name, "x-request-id") != 0) {
-                int rc = buf_append(out, p, n);
-                rc = rc ? rc : buf_puts(out, "\r\n");
-                (void)rc; /* no cap */
-            }
-            if (strcasecmp(name, "Content-Type") == 0 && strcasestr(p, "text/event-stream"))
-                x->sse = true;
+    struct sc_hline l;
+    for (const char *p = buf_str(h); sc_header_next(&p, &l);) {
+        bool keep_len = x->head && strcasecmp(l.name, "Content-Length") == 0;
+        if ((keep_len || !sc_header_is_dropped(l.name, NULL)) &&
+            strcasecmp(l.name, "x-request-id") != 0) {
+            int rc = buf_append(out, l.line, l.len);
+            rc = rc ? rc : buf_puts(out, "\r\n");
+            (void)rc; /* no cap */
         }
-        p = e ? e + 2 : p + n;
+        if (strcasecmp(l.name, "Content-Type") == 0 && strcasestr(l.line, "text/event-stream"))
+            x->sse = true;
     }
 }
 
@@ -295,39 +285,22 @@ static void url_of(struct sc_req *r, const char *base, char *out, size_t outlen)
     snprintf(out, outlen, "%s%s%s%s", base, r->path, r->query ? "?" : "", r->query ? r->query : "");
 }
 
-struct sidecar_metrics_ctx {
-    struct buf body;
-    long status;
-};
-
-static int grab_headers(void *arg, long status, const struct buf *h)
-{
-    (void)h;
-    ((struct sidecar_metrics_ctx *)arg)->status = status;
-    return 0;
-}
-
-static int grab_body(void *arg, const char *p, size_t n)
-{
-    return buf_append(&((struct sidecar_metrics_ctx *)arg)->body, p, n);
-}
-
 /* GET a decoder path into m; returns the status, 0 when unreachable. */
-static long decoder_get(struct sc_req *r, const char *path, struct sidecar_metrics_ctx *m)
+static long decoder_get(struct sc_req *r, const char *path, struct sc_up_buffer *m)
 {
     char url[400];
     snprintf(url, sizeof(url), "%s%s", r->s->decoder, path);
     struct sc_up_req up = {"GET", url, NULL, NULL, 0, 5000, 1000, NULL, NULL};
-    struct sc_up_sink sink = {grab_headers, grab_body, m};
+    struct sc_up_sink sink = sc_up_buffer_sink(m);
     return sc_up_perform(&up, &sink, NULL, 0) == SC_UP_OK ? m->status : 0;
 }
 
 static int handle_ready(struct sc_req *r)
 {
-    struct sidecar_metrics_ctx m = {.status = 0};
-    buf_init(&m.body, 1 << 16);
+    struct sc_up_buffer m;
+    sc_up_buffer_init(&m, 1 << 16);
     long st = decoder_get(r, "/health", &m);
-    buf_release(&m.body);
+    sc_up_buffer_release(&m);
     if (st == 200) {
         httpd_send(r->c, 200, "application/json", "", "", 0);
         return 200;
@@ -393,8 +366,8 @@ static int sidecar_metrics(struct sc_server *s, struct buf *b)
 /* /metrics: the decoder's metrics followed by the sidecar's own. */
 static int handle_metrics(struct sc_req *r)
 {
-    struct sidecar_metrics_ctx m = {.status = 0};
-    buf_init(&m.body, 64u << 20);
+    struct sc_up_buffer m;
+    sc_up_buffer_init(&m, 64u << 20);
     long st = decoder_get(r, "/metrics", &m);
     if (st == 200 && m.body.len && m.body.data[m.body.len - 1] != '\n') {
         int rc = buf_putc(&m.body, '\n');
@@ -406,7 +379,7 @@ static int handle_metrics(struct sc_req *r)
     if (rc == 0)
         httpd_send(r->c, 200, "text/plain; version=0.0.4; charset=utf-8", "", buf_str(&m.body),
                    m.body.len);
-    buf_release(&m.body);
+    sc_up_buffer_release(&m);
     return rc == 0 ? 200 : sc_error(r, 500, "InternalServerError", "cannot format metrics");
 }
 

@@ -63,6 +63,44 @@ void sc_up_global_cleanup(void)
     curl_global_cleanup();
 }
 
+static int buffer_headers(void *arg, long status, const struct buf *h)
+{
+    struct sc_up_buffer *b = arg;
+    b->status = status;
+    buf_reset(&b->headers);
+    return buf_append(&b->headers, h->data, h->len);
+}
+
+static int buffer_body(void *arg, const char *p, size_t n)
+{
+    return buf_append(&((struct sc_up_buffer *)arg)->body, p, n);
+}
+
+void sc_up_buffer_init(struct sc_up_buffer *b, size_t body_cap)
+{
+    b->status = 0;
+    buf_init(&b->headers, 256 * 1024);
+    buf_init(&b->body, body_cap);
+}
+
+void sc_up_buffer_reset(struct sc_up_buffer *b)
+{
+    b->status = 0;
+    buf_reset(&b->headers);
+    buf_reset(&b->body);
+}
+
+void sc_up_buffer_release(struct sc_up_buffer *b)
+{
+    buf_release(&b->headers);
+    buf_release(&b->body);
+}
+
+struct sc_up_sink sc_up_buffer_sink(struct sc_up_buffer *b)
+{
+    return (struct sc_up_sink){buffer_headers, buffer_body, b};
+}
+
 struct xfer {
     const struct sc_up_sink *sink;
     struct buf headers;

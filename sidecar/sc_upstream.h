@@ -38,6 +38,17 @@ struct sc_up_sink {
     void *arg;
 };
 
+/* A sink that keeps the whole response: status, raw header lines, body
+ * (at most body_cap bytes; more cancels the transfer). */
+struct sc_up_buffer {
+    long status;
+    struct buf headers, body;
+};
+void sc_up_buffer_init(struct sc_up_buffer *b, size_t body_cap);
+void sc_up_buffer_reset(struct sc_up_buffer *b);
+void sc_up_buffer_release(struct sc_up_buffer *b);
+struct sc_up_sink sc_up_buffer_sink(struct sc_up_buffer *b);
+
 enum sc_up_result {
     SC_UP_OK,
     SC_UP_REFUSED, /* could not connect */

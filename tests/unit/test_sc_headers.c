@@ -137,12 +137,42 @@ static void test_allow_entry_check(void **state)
     }
 }
 
+static void test_header_next(void **state)
+{
+    (void)state;
+    const char *p = "Content-Type: text/event-stream\r\nno colon here\r\nX-Empty:\r\n"
+                    "X-Last:   v  ";
+    struct sc_hline l;
+    assert_true(sc_header_next(&p, &l));
+    assert_string_equal(l.name, "Content-Type");
+    assert_int_equal(l.namelen, 12);
+    assert_int_equal(l.len, 31);
+    assert_memory_equal(l.value, "text/event-stream", l.vlen);
+    assert_true(sc_header_next(&p, &l)); /* the line without a colon is skipped */
+    assert_string_equal(l.name, "X-Empty");
+    assert_int_equal(l.vlen, 0);
+    assert_true(sc_header_next(&p, &l)); /* the last line needs no CRLF */
+    assert_string_equal(l.name, "X-Last");
+    assert_int_equal(l.vlen, 3);
+    assert_memory_equal(l.value, "v  ", 3);
+    assert_false(sc_header_next(&p, &l));
+
+    char longname[300];
+    memset(longname, 'a', 200);
+    memcpy(longname + 200, ": x\r\n", 6);
+    p = longname;
+    assert_true(sc_header_next(&p, &l));
+    assert_int_equal(l.namelen, 200);
+    assert_int_equal(strlen(l.name), 127); /* cut, and the caller can tell */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prefiller_pick), cmocka_unit_test(test_split),
         cmocka_unit_test(test_hop_by_hop),     cmocka_unit_test(test_forwarded_for),
         cmocka_unit_test(test_allow_match),    cmocka_unit_test(test_allow_entry_check),
+        cmocka_unit_test(test_header_next),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
