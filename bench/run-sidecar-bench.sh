@@ -11,47 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
-BUILD=${BUILD_DIR:-build-rel}
-scripts/deps.sh build bench
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target pdsim-simulator pdsim-sidecar pd_overhead >/dev/null
+. bench/lib.sh
+bench_setup pdsim-scbench pdsim-simulator pdsim-sidecar pd_overhead
 SIM="$BUILD/simulator/pdsim-simulator"
 SC="$BUILD/sidecar/pdsim-sidecar"
 PDO="$BUILD/bench/pd_overhead"
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-
-WORK=$(mktemp -d /tmp/pdsim-scbench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start NAME BINARY ARGS... : start a pdsim binary on port 0; sets PORT_<NAME>.
-start() {
-  local name=$1 bin=$2
-  shift 2
-  local log="$WORK/$name.log"
-  "$bin" --host 127.0.0.1 --port 0 "$@" 2>"$log" &
-  PIDS+=($!)
-  for _ in $(seq 200); do
-    local p
-    p=$(grep -o '"msg":"listening".*"port":[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-    if [ -n "$p" ]; then printf -v "PORT_$name" '%s' "$p"; return 0; fi
-    sleep 0.05
-  done
-  echo "$name did not start: $(cat "$log")" >&2
-  exit 1
-}
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-minmax() { sort -g | awk 'NR==1{mn=$1} {mx=$1} END {printf "%s–%s", mn, mx}'; }
-progress() { printf '\r%-78s' "$*" >&2; }
 
 start pre "$SIM" --model bench-model --mode echo --max-num-seqs 1024
 start dec "$SIM" --model bench-model --mode echo --max-num-seqs 1024

@@ -8,53 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
-BUILD=${BUILD_DIR:-build-rel}
-scripts/deps.sh build bench
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target pdsim-simulator sse_loadgen >/dev/null
+. bench/lib.sh
+bench_setup pdsim-bench pdsim-simulator sse_loadgen
 SIM="$BUILD/simulator/pdsim-simulator"
 LOADGEN="$BUILD/bench/sse_loadgen"
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-
-WORK=$(mktemp -d /tmp/pdsim-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_sim NAME ARGS... : starts the simulator, waits for its "listening" line.
-start_sim() {
-  local log="$WORK/sim.log"
-  : > "$log"
-  "$SIM" --host 127.0.0.1 --port 0 --model bench-model "$@" 2>"$log" &
-  SIM_PID=$!
-  PIDS+=("$SIM_PID")
-  for _ in $(seq 100); do
-    SIM_PORT=$(grep -o '"msg":"listening".*"port":[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-    [ -n "$SIM_PORT" ] && return 0
-    sleep 0.05
-  done
-  echo "simulator did not start: $(cat "$log")" >&2
-  exit 1
-}
-stop_sim() { kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null || true; }
-
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-minmax() { sort -g | awk 'NR==1{mn=$1} {mx=$1} END {printf "%s–%s", mn, mx}'; }
-progress() { printf '\r%-78s' "$*" >&2; }
 
 CHAT='{"model":"bench-model","messages":[{"role":"user","content":"This is a test."}],"max_tokens":10}'
 
 # ---- 1. zero-latency non-streaming chat vs nginx returning the same body ----
-start_sim --mode echo --max-num-seqs 1024
-BODY=$(curl -s "http://127.0.0.1:$SIM_PORT/v1/chat/completions" -H 'Content-Type: application/json' -d "$CHAT")
+start sim "$SIM" --model bench-model --mode echo --max-num-seqs 1024
+BODY=$(curl -s "http://127.0.0.1:$PORT_sim/v1/chat/completions" -H 'Content-Type: application/json' -d "$CHAT")
 NGINX_PORT=$(free_port)
 mkdir -p "$WORK/nginx"
 ESCAPED=$(printf '%s' "$BODY" | sed "s/'/\\\\'/g")
@@ -87,13 +50,13 @@ WRK_ARGS="-t1 -c50 -d10s -s $WORK/post.lua"
 : > "$WORK/sim_rps"; : > "$WORK/ngx_rps"; : > "$WORK/ratio"
 for i in $(seq "$RUNS"); do
   progress "throughput run $i/$RUNS: pdsim-simulator"
-  s=$(wrk $WRK_ARGS "http://127.0.0.1:$SIM_PORT/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
+  s=$(wrk $WRK_ARGS "http://127.0.0.1:$PORT_sim/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
   progress "throughput run $i/$RUNS: nginx"
   n=$(wrk $WRK_ARGS "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" | awk '/Requests\/sec/ {print $2}')
   echo "$s" >> "$WORK/sim_rps"; echo "$n" >> "$WORK/ngx_rps"
   awk -v s="$s" -v n="$n" 'BEGIN {printf "%.3f\n", s/n}' >> "$WORK/ratio"
 done
-stop_sim
+stop sim
 SIM_RPS=$(median < "$WORK/sim_rps"); NGX_RPS=$(median < "$WORK/ngx_rps")
 RATIO=$(median < "$WORK/ratio"); RATIO_MM=$(minmax < "$WORK/ratio")
 RPS_PASS=$(awk -v r="$RATIO" 'BEGIN {print (r >= 0.6) ? "PASS" : "FAIL"}')
@@ -101,17 +64,17 @@ RPS_PASS=$(awk -v r="$RATIO" 'BEGIN {print (r >= 0.6) ? "PASS" : "FAIL"}')
 # ---- 2. fidelity: 1,000 streams, TTFT 100 ms, 50 tokens, ITL 20 ms and 10 ms ----
 fidelity() { # ITL_MS -> lines "ttft_p99 itl_p99 ttft_p50 itl_p50 tokens_per_s failed"
   local itl=$1
-  start_sim --max-num-seqs 2000 --max-waiting-queue-length 5000 \
+  start sim "$SIM" --model bench-model --max-num-seqs 2000 --max-waiting-queue-length 5000 \
     --time-to-first-token 100ms --inter-token-latency "${itl}ms"
   for i in $(seq "$RUNS"); do
     progress "fidelity ITL ${itl} ms run $i/$RUNS: 1000 streams x 50 tokens"
-    "$LOADGEN" --model bench-model --port "$SIM_PORT" --streams 1000 --tokens 50 --ttft-ms 100 --itl-ms "$itl" \
+    "$LOADGEN" --model bench-model --port "$PORT_sim" --streams 1000 --tokens 50 --ttft-ms 100 --itl-ms "$itl" \
       --ramp-ms 1000 --json > "$WORK/lg.json"
     /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1]));
 print(j["ttft_err_ms"]["p99"], j["itl_err_ms"]["p99"], j["ttft_err_ms"]["p50"],
       j["itl_err_ms"]["p50"], j["tokens_per_s"], j["failed"])' "$WORK/lg.json"
   done
-  stop_sim
+  stop sim
 }
 fidelity 20 > "$WORK/fid20"
 fidelity 10 > "$WORK/fid10"
@@ -119,17 +82,17 @@ col() { awk -v c="$2" '{print $c}' "$1"; }
 
 # ---- 3. RSS per in-flight stream ----
 progress "memory: 1000 long streams in flight"
-start_sim --max-num-seqs 2000 --max-waiting-queue-length 5000 --inter-token-latency 20ms
+start sim "$SIM" --model bench-model --max-num-seqs 2000 --max-waiting-queue-length 5000 --inter-token-latency 20ms
 sleep 0.5
-RSS_IDLE=$(awk '/VmRSS/ {print $2}' "/proc/$SIM_PID/status")
-"$LOADGEN" --model bench-model --port "$SIM_PORT" --streams 1000 --tokens 250 --ttft-ms 0 --itl-ms 20 \
+RSS_IDLE=$(awk '/VmRSS/ {print $2}' "/proc/$PID_sim/status")
+"$LOADGEN" --model bench-model --port "$PORT_sim" --streams 1000 --tokens 250 --ttft-ms 0 --itl-ms 20 \
   --ramp-ms 1000 --json > "$WORK/mem.json" &
 LG=$!
 sleep 3
-RSS_BUSY=$(awk '/VmRSS/ {print $2}' "/proc/$SIM_PID/status")
-INFLIGHT=$(curl -s "http://127.0.0.1:$SIM_PORT/metrics" | awk '/^vllm:num_requests_running/ {print $2}')
+RSS_BUSY=$(awk '/VmRSS/ {print $2}' "/proc/$PID_sim/status")
+INFLIGHT=$(curl -s "http://127.0.0.1:$PORT_sim/metrics" | awk '/^vllm:num_requests_running/ {print $2}')
 wait "$LG"
-stop_sim
+stop sim
 PER_STREAM=$(awk -v b="$RSS_BUSY" -v i="$RSS_IDLE" -v n="$INFLIGHT" 'BEGIN {printf "%.1f", (b-i)/n}')
 MEM_PASS=$(awk -v p="$PER_STREAM" 'BEGIN {print (p <= 64) ? "PASS" : "FAIL"}')
 printf '\r%-78s\r' "" >&2
