@@ -65,9 +65,13 @@ int main(int argc, char **argv)
         sc_config_release(&cfg);
         return 1;
     }
-    log_info("listening", LOG_STR("host", cfg.host), LOG_INT("port", sc_server_port(srv)),
+    log_info("listening", LOG_STR("host", cfg.host), LOG_INT("port", sc_server_port(srv, 0)),
              LOG_INT("model_server_port", cfg.model_server_port),
+             LOG_INT("data_parallel_size", cfg.data_parallel_size),
              LOG_STR("default_prefiller", cfg.default_prefiller ? cfg.default_prefiller : ""));
+    for (int i = 1; i < (int)cfg.data_parallel_size; i++)
+        log_info("rank listening", LOG_INT("rank", i), LOG_INT("port", sc_server_port(srv, i)),
+                 LOG_INT("model_server_port", cfg.model_server_port + i));
     int sig = 0;
     sigwait(&set, &sig);
     log_info("shutting down", LOG_INT("signal", sig));

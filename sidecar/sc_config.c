@@ -65,8 +65,8 @@ static const struct flagdef flags[] = {
      "retries of a prefill answering 502/503/504"},
     {"prefill-retry-backoff", F_DUR, OFF(prefill_retry_backoff), 0, 0, "200ms",
      "delay between those retries"},
-    {"data-parallel-size", F_INT, OFF(data_parallel_size), 1, 1, "1",
-     "data-parallel ranks (only 1 is supported yet)"},
+    {"data-parallel-size", F_INT, OFF(data_parallel_size), 1, 256, "1",
+     "data-parallel ranks: rank r listens on port+r, proxying to model-server-port+r"},
     {"configuration-file", F_CONFIG, OFF(config_path), 0, 0, "", "YAML file of these flags"},
     {"default-prefiller", F_STR, OFF(default_prefiller), 0, 0, "",
      "host:port used when x-prefiller-host-port is absent (pdsim extension)"},
@@ -366,6 +366,16 @@ static int validate(struct sc_config *c, char *err, size_t errlen)
                  "--secure-proxy=false");
         return -EINVAL;
     }
+    if (c->port && c->port + c->data_parallel_size - 1 > 65535) {
+        snprintf(err, errlen, "--data-parallel-size: --port + %ld exceeds 65535",
+                 c->data_parallel_size - 1);
+        return -EINVAL;
+    }
+    if (c->model_server_port + c->data_parallel_size - 1 > 65535) {
+        snprintf(err, errlen, "--data-parallel-size: --model-server-port + %ld exceeds 65535",
+                 c->data_parallel_size - 1);
+        return -EINVAL;
+    }
     if (c->enable_ssrf && c->nallow == 0) {
         snprintf(err, errlen,
                  "--enable-ssrf-protection: the allow-list is empty; give --ssrf-allow or "
@@ -379,6 +389,16 @@ static int validate(struct sc_config *c, char *err, size_t errlen)
     }
     if (c->prefill_max_retries > 0 && c->prefill_retry_backoff <= 0) {
         snprintf(err, errlen, "--prefill-retry-backoff must be > 0 when retries are on");
+        return -EINVAL;
+    }
+    if (c->port && c->port + c->data_parallel_size - 1 > 65535) {
+        snprintf(err, errlen, "--data-parallel-size: --port + %ld exceeds 65535",
+                 c->data_parallel_size - 1);
+        return -EINVAL;
+    }
+    if (c->model_server_port + c->data_parallel_size - 1 > 65535) {
+        snprintf(err, errlen, "--data-parallel-size: --model-server-port + %ld exceeds 65535",
+                 c->data_parallel_size - 1);
         return -EINVAL;
     }
     if (c->enable_ssrf && c->nallow == 0) {

@@ -26,11 +26,22 @@ enum sc_outcome {
     SC_OUT_N
 };
 
+/* One listening port: rank 0 on --port, rank r of --data-parallel-size on
+ * port+r, proxying to the decoder on model-server-port+r. */
+struct sc_listener {
+    struct sc_server *s;
+    struct mg_context *ctx;
+    int rank;
+    int port;          /* the real port */
+    char decoder[300]; /* "http://host:port" */
+};
+
+/* The process: its listeners and the counters they share. */
 struct sc_server {
     const struct sc_config *cfg;
-    struct mg_context *ctx;
-    int port;
-    char decoder[300]; /* "http://host:port" */
+    struct sc_listener *ls;
+    int nls;
+    char pod_ip[64]; /* env POD_IP, for x-data-parallel-host-port */
     _Atomic unsigned long long outcomes[SC_OUT_N];
     _Atomic unsigned long long retries, prefill_timeouts, decode_timeouts, ssrf_denied, fallbacks;
     _Atomic long inflight;
@@ -42,6 +53,7 @@ struct sc_server {
 /* One proxied request: what both legs share. */
 struct sc_req {
     struct sc_server *s;
+    const struct sc_listener *l; /* the rank whose decoder serves the request */
     struct mg_connection *c;
     const char *method, *path, *query;
     struct curl_slist *fwd; /* forwarded request headers (hop-by-hop removed) */

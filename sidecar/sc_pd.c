@@ -143,7 +143,7 @@ static int fallback_local(struct sc_req *r, const char *body, size_t len, const 
     log_warn("prefill failed, decoding locally", LOG_STR("request_id", r->request_id),
              LOG_STR("reason", why));
     char url[8192];
-    snprintf(url, sizeof(url), "%s%s", r->s->decoder, r->path);
+    snprintf(url, sizeof(url), "%s%s", r->l->decoder, r->path);
     long dms = (long)(r->s->cfg->decode_timeout / 1000000);
     return sc_relay(r, url, "POST", body, len, -1, dms, SC_OUT_FALLBACK);
 }
@@ -233,7 +233,7 @@ int sc_pd_serve(struct sc_req *r, enum sc_api api, const char *prefiller, const 
                      LOG_STR("request_id", r->request_id), LOG_STR("prefiller", prefiller));
         char *dbody = sc_nixlv2_decode_body(client, kv);
         char durl[8192];
-        snprintf(durl, sizeof(durl), "%s%s", s->decoder, r->path);
+        snprintf(durl, sizeof(durl), "%s%s", r->l->decoder, r->path);
         status = dbody ? sc_relay(r, durl, "POST", dbody, strlen(dbody), sc_cached_tokens(resp),
                                   (long)(cfg->decode_timeout / 1000000), SC_OUT_PD_OK)
                        : sc_error(r, 500, "InternalServerError", "cannot build the decode request");

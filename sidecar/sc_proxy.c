@@ -244,7 +244,7 @@ static struct curl_slist *forward_headers(struct sc_req *r, const struct mg_requ
     if (rid && *rid && strlen(rid) < sizeof(r->request_id))
         snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
     else
-        snprintf(r->request_id, sizeof(r->request_id), "pdsim-%d-%llu", r->s->port,
+        snprintf(r->request_id, sizeof(r->request_id), "pdsim-%d-%llu", r->s->ls[0].port,
                  (unsigned long long)atomic_fetch_add(&r->s->req_counter, 1));
     struct buf b;
     buf_init(&b, 8192);
@@ -289,7 +289,7 @@ static void url_of(struct sc_req *r, const char *base, char *out, size_t outlen)
 static long decoder_get(struct sc_req *r, const char *path, struct sc_up_buffer *m)
 {
     char url[400];
-    snprintf(url, sizeof(url), "%s%s", r->s->decoder, path);
+    snprintf(url, sizeof(url), "%s%s", r->l->decoder, path);
     struct sc_up_req up = {"GET", url, NULL, NULL, 0, 5000, 1000, NULL, NULL};
     struct sc_up_sink sink = sc_up_buffer_sink(m);
     return sc_up_perform(&up, &sink, NULL, 0) == SC_UP_OK ? m->status : 0;
@@ -413,7 +413,7 @@ static int route(struct sc_req *r, const struct mg_request_info *ri)
             status = sc_pd_serve(r, api, prefiller, buf_str(&body), body.len);
     } else {
         char url[8192];
-        url_of(r, r->s->decoder, url, sizeof(url));
+        url_of(r, r->l->decoder, url, sizeof(url));
         status = sc_relay(r, url, r->method,
                           body.len || strcmp(r->method, "POST") == 0 ? buf_str(&body) : NULL,
                           body.len, -1, 0, SC_OUT_PASS);
@@ -422,10 +422,38 @@ static int route(struct sc_req *r, const struct mg_request_info *ri)
     return status;
 }
 
+/* On rank 0 with data parallelism, x-data-parallel-host-port names the rank
+ * to use, as upstream's map of POD_IP:port+r (also localhost, 127.0.0.1 or
+ * the listen address). Sets r->l; returns 0, or 400 after answering. */
+static int pick_rank(struct sc_req *r)
+{
+    const struct sc_server *s = r->s;
+    const char *v =
+        r->l->rank == 0 && s->nls > 1 ? mg_get_header(r->c, "x-data-parallel-host-port") : NULL;
+    if (!v || !*v)
+        return 0;
+    char host[256], msg[400];
+    int port;
+    if (sc_split_host_port(v, host, sizeof(host), &port) == 0 &&
+        (strcmp(host, s->pod_ip) == 0 || strcmp(host, "127.0.0.1") == 0 ||
+         strcasecmp(host, "localhost") == 0 || strcmp(host, s->cfg->host) == 0)) {
+        for (int i = 0; i < s->nls; i++) {
+            if (s->ls[i].port == port) {
+                r->l = &s->ls[i];
+                return 0;
+            }
+        }
+    }
+    snprintf(msg, sizeof(msg), "x-data-parallel-host-port %s is not a rank of this sidecar", v);
+    return sc_error(r, 400, "BadRequestError", msg);
+}
+
 static int on_request(struct mg_connection *c, void *cbdata)
 {
     const struct mg_request_info *ri = mg_get_request_info(c);
-    struct sc_req r = {.s = cbdata,
+    const struct sc_listener *l = cbdata;
+    struct sc_req r = {.s = l->s,
+                       .l = l,
                        .c = c,
                        .method = ri->request_method,
                        .path = ri->local_uri,
@@ -440,7 +468,7 @@ static int on_request(struct mg_connection *c, void *cbdata)
     if (atomic_load(&r.s->stopping)) {
         mg_disable_connection_keep_alive(c);
         status = sc_error(&r, 503, "ServiceUnavailable", "the sidecar is shutting down");
-    } else {
+    } else if ((status = pick_rank(&r)) == 0) {
         status = route(&r, ri);
     }
     atomic_fetch_sub(&r.s->inflight, 1);
@@ -463,33 +491,42 @@ struct sc_server *sc_server_start(const struct sc_config *cfg, char *err, size_t
 {
     struct sc_server *s = xcalloc(1, sizeof(*s));
     s->cfg = cfg;
-    snprintf(s->decoder, sizeof(s->decoder), "%s://%s:%ld", cfg->decoder_tls ? "https" : "http",
-             cfg->decoder_host, cfg->model_server_port);
+    const char *pod_ip = getenv("POD_IP");
+    snprintf(s->pod_ip, sizeof(s->pod_ip), "%s", pod_ip ? pod_ip : "");
     prom_hist_init(&s->prefill_seconds, prefill_bounds, sizeof(prefill_bounds) / sizeof(double));
     prom_hist_init(&s->decode_ttfb_seconds, prefill_bounds,
                    sizeof(prefill_bounds) / sizeof(double));
+    s->ls = xcalloc((size_t)cfg->data_parallel_size, sizeof(*s->ls));
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.init_thread = init_thread;
-    struct httpd_opts o = {.host = cfg->host,
-                           .port = (int)cfg->port,
-                           .threads = (int)cfg->http_threads,
-                           .keep_alive_ms = 60000,
-                           .request_timeout_ms = 60000,
-                           .user_data = s,
-                           .handler = on_request,
-                           .handler_data = s};
-    s->ctx = httpd_start(&o, &cb, &s->port, err, errlen);
-    if (!s->ctx) {
-        sc_server_stop(s);
-        return NULL;
+    for (int i = 0; i < (int)cfg->data_parallel_size; i++) {
+        struct sc_listener *l = &s->ls[i];
+        l->s = s;
+        l->rank = i;
+        snprintf(l->decoder, sizeof(l->decoder), "%s://%s:%ld", cfg->decoder_tls ? "https" : "http",
+                 cfg->decoder_host, cfg->model_server_port + i);
+        struct httpd_opts o = {.host = cfg->host,
+                               .port = cfg->port ? (int)cfg->port + i : 0,
+                               .threads = (int)cfg->http_threads,
+                               .keep_alive_ms = 60000,
+                               .request_timeout_ms = 60000,
+                               .user_data = s,
+                               .handler = on_request,
+                               .handler_data = l};
+        l->ctx = httpd_start(&o, &cb, &l->port, err, errlen);
+        if (!l->ctx) {
+            sc_server_stop(s);
+            return NULL;
+        }
+        s->nls = i + 1;
     }
     return s;
 }
 
-int sc_server_port(const struct sc_server *s)
+int sc_server_port(const struct sc_server *s, int rank)
 {
-    return s->port;
+    return s->ls[rank].port;
 }
 
 long sc_server_inflight(struct sc_server *s)
@@ -506,7 +543,9 @@ void sc_server_stop(struct sc_server *s)
 {
     if (!s)
         return;
-    httpd_stop(s->ctx);
+    for (int i = 0; i < s->nls; i++)
+        httpd_stop(s->ls[i].ctx);
+    free(s->ls);
     prom_hist_release(&s->prefill_seconds);
     prom_hist_release(&s->decode_ttfb_seconds);
     free(s);

@@ -15,7 +15,8 @@ struct sc_server;
 
 /* Start listening; cfg is borrowed. NULL with a reason in err on failure. */
 struct sc_server *sc_server_start(const struct sc_config *cfg, char *err, size_t errlen);
-int sc_server_port(const struct sc_server *s);
+/* The real port of rank 0 (--port) or of data-parallel rank r. */
+int sc_server_port(const struct sc_server *s, int rank);
 /* Requests in flight; after begin_shutdown new ones get 503. */
 long sc_server_inflight(struct sc_server *s);
 void sc_server_begin_shutdown(struct sc_server *s);

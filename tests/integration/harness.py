@@ -66,20 +66,10 @@ class Proc:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, timeout=30):
-        c = self.conn(timeout)
-        h = {"Content-Type": "application/json"}
-        h.update(headers or {})
-        if body is not None and not isinstance(body, (bytes, str)):
-            body = json.dumps(body)
-        c.request(method, path, body=body, headers=h)
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+        return http_request(self.port, method, path, body, headers, timeout)
 
     def json(self, method, path, body=None, headers=None, timeout=30):
-        status, hdrs, data = self.request(method, path, body, headers, timeout)
-        return status, json.loads(data) if data else None
+        return http_json(self.port, method, path, body, headers, timeout)
 
     def terminate(self):
         if self.p.poll() is None:
@@ -106,6 +96,26 @@ class Proc:
             if f:
                 f.close()
         return self.p.returncode
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=30):
+    """One request on a new connection: (status, lower-case headers, body bytes)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+
+
+def http_json(port, method, path, body=None, headers=None, timeout=30):
+    """http_request with the body parsed as JSON (None when empty)."""
+    status, hdrs, data = http_request(port, method, path, body, headers, timeout)
+    return status, json.loads(data) if data else None
 
 
 def sse_stream(port, path, body, headers=None, timeout=30):
@@ -172,7 +182,7 @@ class Upstream:
       {"close": True}                                            close without answering
     closed_at records when a client connection ended (monotonic), for cancel tests."""
 
-    def __init__(self, script):
+    def __init__(self, script, port=0):
         import http.server
         up = self
         self.script = script
@@ -256,7 +266,7 @@ class Upstream:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
         self.srv.daemon_threads = True
         self.port = self.srv.server_address[1]
         self.hostport = "127.0.0.1:%d" % self.port
@@ -271,6 +281,23 @@ class Upstream:
         self.srv.shutdown()
         self.srv.server_close()
         self._t.join(5)
+
+
+def free_port_pair():
+    """A port p with p and p+1 both free on loopback (for data-parallel ranks)."""
+    for _ in range(100):
+        p = free_port()
+        if p >= 65535:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p + 1))
+            return p
+        except OSError:
+            pass
+        finally:
+            s.close()
+    raise RuntimeError("no two consecutive free ports")
 
 
 def free_port():

@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (SIDECAR, SIMULATOR, Proc, Upstream, collect_stream,  # noqa: E402
-                     free_port)
+                     free_port, free_port_pair, http_json)
 
 KV = {"remote_engine_id": "eng-1", "remote_block_ids": [3, 4], "remote_host": "10.0.0.9",
       "remote_port": 5600, "tp_size": 1}
@@ -57,8 +57,8 @@ class Base(unittest.TestCase):
         for c in reversed(self.cleanup):
             c()
 
-    def upstream(self, script):
-        u = Upstream(script)
+    def upstream(self, script, port=0):
+        u = Upstream(script, port)
         self.cleanup.append(u.stop)
         return u
 
@@ -491,6 +491,42 @@ class SsrfTest(Base):
         self.assertEqual(st, 403)
 
 
+class DataParallelTest(Base):
+    def test_ranks(self):
+        base = free_port_pair()
+        decs = [self.upstream(lambda req, n, r=r: {"body": {"rank": r}}, port=base + r)
+                for r in range(2)]
+        pre = self.upstream(prefill_ok())
+        sc = self.start(base, "--data-parallel-size", "2")
+        rank1 = [j for j in sc.logs() if j.get("msg") == "rank listening"]
+        deadline = time.monotonic() + 5
+        while not rank1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            rank1 = [j for j in sc.logs() if j.get("msg") == "rank listening"]
+        self.assertEqual(rank1[0]["rank"], 1)
+        self.assertEqual(rank1[0]["model_server_port"], base + 1)
+        p1 = rank1[0]["port"]
+        body = {"model": "m", "prompt": "x"}
+        # Rank 0 without the header, rank 1 on its own port.
+        self.assertEqual(sc.json("POST", "/v1/completions", body)[1], {"rank": 0})
+        self.assertEqual(http_json(p1, "POST", "/v1/completions", body)[1], {"rank": 1})
+        # The main port routes by x-data-parallel-host-port.
+        st, j = sc.json("POST", "/v1/completions", body,
+                        {"x-data-parallel-host-port": "127.0.0.1:%d" % p1})
+        self.assertEqual((st, j), (200, {"rank": 1}))
+        st, j = sc.json("POST", "/v1/completions", body,
+                        {"x-data-parallel-host-port": "10.9.9.9:%d" % p1})
+        self.assertEqual(st, 400)
+        self.assertIn("x-data-parallel-host-port", j["error"]["message"])
+        # P/D: the prefill goes to the named prefiller, the decode to the rank's decoder.
+        st, j = sc.json("POST", "/v1/completions", body,
+                        {"x-data-parallel-host-port": "localhost:%d" % p1,
+                         "x-prefiller-host-port": pre.hostport})
+        self.assertEqual((st, j["rank"]), (200, 1))
+        self.assertEqual(decs[1].reqs[-1]["json"]["kv_transfer_params"], KV)
+        self.assertEqual(len(decs[0].reqs), 1)
+
+
 class CancelTest(Base):
     def test_client_disconnect_cancels_decode(self):
         pieces = [(0.0, b'data: {"choices":[]}\n\n')] + [(0.1, b'data: {"choices":[]}\n\n')] * 100
@@ -620,7 +656,9 @@ class FlagTest(unittest.TestCase):
                            (["--ssrf-allow-file", "/nonexistent"], "--ssrf-allow-file"),
                            (["--enable-ssrf-protection"], "--enable-ssrf-protection"),
                            (["--secure-proxy"], "--secure-proxy"),
-                           (["--default-prefiller", "x"], "--default-prefiller")):
+                           (["--default-prefiller", "x"], "--default-prefiller"),
+                           (["--model-server-port", "65535", "--data-parallel-size", "2"],
+                            "--data-parallel-size")):
             extra = ["--host", "127.0.0.1", "--port", "0"]
             if args[0] != "--secure-proxy":
                 extra.append("--secure-proxy=false")
