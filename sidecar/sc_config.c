@@ -44,7 +44,8 @@ static const struct flagdef flags[] = {
      "deprecated alias of --model-server-port"},
     {"decoder-host", F_STR, OFF(decoder_host), 0, 0, "127.0.0.1",
      "the decoder's address (pdsim extension)"},
-    {"kv-connector", F_CONN, OFF(connector), 0, 0, "nixlv2", "P/D protocol: nixlv2"},
+    {"kv-connector", F_CONN, OFF(connector), 0, 0, "nixlv2",
+     "P/D protocol: nixlv2, nixl, shared-storage, lmcache or sglang"},
     {"connector", F_CONN, OFF(connector), 0, 0, "nixlv2", "legacy spelling of --kv-connector"},
     {"secure-proxy", F_BOOL, OFF(secure_proxy), 0, 0, "true",
      "serve TLS (not implemented yet: pass --secure-proxy=false)"},
@@ -84,6 +85,12 @@ static const struct flagdef flags[] = {
 };
 
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))
+
+const char *sc_connector_name(enum sc_connector c)
+{
+    static const char *const names[] = {"nixlv2", "nixl", "shared-storage", "lmcache", "sglang"};
+    return (size_t)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
+}
 
 static const struct flagdef *find_flag(const char *name)
 {
@@ -245,14 +252,15 @@ static int apply(struct sc_config *c, const struct flagdef *f, const char *val, 
         return 0;
     }
     case F_CONN:
-        if (strcmp(val, "nixlv2") == 0) {
-            c->connector = SC_CONN_NIXLV2;
-            return 0;
+        for (int k = SC_CONN_NIXLV2; k <= SC_CONN_SGLANG; k++) {
+            if (strcmp(val, sc_connector_name((enum sc_connector)k)) == 0) {
+                c->connector = (enum sc_connector)k;
+                return 0;
+            }
         }
         snprintf(err, errlen, "%s: \"%s\" is %s", where, val,
-                 strcmp(val, "nixl") == 0 || strcmp(val, "shared-storage") == 0 ||
-                         strcmp(val, "lmcache") == 0 || strcmp(val, "sglang") == 0
-                     ? "not implemented yet (nixlv2 is)"
+                 strcmp(val, "mooncake") == 0 || strcmp(val, "offloading") == 0
+                     ? "not implemented yet (nixlv2, nixl, shared-storage, lmcache, sglang are)"
                      : "not a connector (nixlv2, nixl, shared-storage, lmcache, sglang)");
         return -EINVAL;
     case F_LIST:

@@ -14,7 +14,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum sc_connector { SC_CONN_NIXLV2 };
+enum sc_connector {
+    SC_CONN_NIXLV2,         /* kv_transfer_params handshake (default) */
+    SC_CONN_NIXL,           /* legacy v1: top-level remote_* fields */
+    SC_CONN_SHARED_STORAGE, /* prefill to storage, optional decode-first */
+    SC_CONN_LMCACHE,        /* legacy: capped prefill, then the original body */
+    SC_CONN_SGLANG,         /* both legs at once with bootstrap_* fields */
+};
+
+/* The connector's name as on the command line. */
+const char *sc_connector_name(enum sc_connector c);
 
 struct sc_config {
     char *host;             /* listen address (pdsim extension) */

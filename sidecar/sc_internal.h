@@ -41,7 +41,8 @@ struct sc_server {
     const struct sc_config *cfg;
     struct sc_listener *ls;
     int nls;
-    char pod_ip[64]; /* env POD_IP, for x-data-parallel-host-port */
+    char pod_ip[64];            /* env POD_IP, for x-data-parallel-host-port */
+    long sglang_bootstrap_port; /* env SGLANG_BOOTSTRAP_PORT, default 8998 */
     _Atomic unsigned long long outcomes[SC_OUT_N];
     _Atomic unsigned long long retries, prefill_timeouts, decode_timeouts, ssrf_denied, fallbacks;
     _Atomic long inflight;
@@ -75,6 +76,13 @@ int sc_pd_serve(struct sc_req *r, enum sc_api api, const char *prefiller, const 
  * rewriting cached tokens when cached >= 0. Returns the status. */
 int sc_relay(struct sc_req *r, const char *url, const char *method, const char *body, size_t len,
              long cached, long timeout_ms, enum sc_outcome ok_outcome);
+
+/* shared-storage's decode-first: relay the decoder's answer to POST body
+ * unless needs_prefill says, on the JSON body or the first two SSE events,
+ * that the decoder lacks the KV cache; then nothing is sent and 0 is
+ * returned. Otherwise the status sent. */
+int sc_relay_unless(struct sc_req *r, const char *url, const char *body, size_t len,
+                    long timeout_ms, bool (*needs_prefill)(const char *p, size_t n, bool sse));
 
 /* An OpenAI-style JSON error to the client. Returns status. */
 int sc_error(struct sc_req *r, int status, const char *type, const char *message);

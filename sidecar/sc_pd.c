@@ -16,10 +16,13 @@
 #include "common/log.h"
 #include "sidecar/sc_headers.h"
 #include "sidecar/sc_internal.h"
+#include "common/xalloc.h"
 #include "sidecar/sc_upstream.h"
 
 #include <civetweb.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +181,209 @@ static int prefill_failed(struct sc_req *r, enum prefill_end end, const struct s
     return sc_error(r, 502, "BadGateway", msg);
 }
 
+/* The prefill leg's body for the sequential connectors. */
+static char *prefill_body(enum sc_connector conn, enum sc_api api, const cJSON *client)
+{
+    switch (conn) {
+    case SC_CONN_NIXL:
+        return sc_nixl_prefill_body(client);
+    case SC_CONN_LMCACHE:
+        return sc_capped_prefill_body(api, client, false);
+    case SC_CONN_SHARED_STORAGE:
+        return sc_capped_prefill_body(api, client, true);
+    default:
+        return sc_nixlv2_prefill_body(api, client);
+    }
+}
+
+/* nixlv2, nixl, lmcache and shared-storage: prefill (with retries and the
+ * stage deadline), then the decode leg streamed back. */
+static int pd_sequential(struct sc_req *r, enum sc_api api, const char *prefiller,
+                         const cJSON *client, const char *body, size_t len)
+{
+    struct sc_server *s = r->s;
+    const struct sc_config *cfg = s->cfg;
+    char url[8192];
+    snprintf(url, sizeof(url), "%s://%s%s", cfg->prefiller_tls ? "https" : "http", prefiller,
+             r->path);
+    char *pbody = prefill_body(cfg->connector, api, client);
+    struct sc_up_buffer g;
+    sc_up_buffer_init(&g, 64u << 20);
+    char err[CURL_ERROR_SIZE + 64];
+    int64_t t0 = now_ns();
+    enum prefill_end end = pbody ? run_prefill(r, url, pbody, &g, err, sizeof(err)) : PF_TRANSPORT;
+    if (!pbody)
+        snprintf(err, sizeof(err), "cannot build the prefill request");
+    cJSON_free(pbody);
+    prom_hist_observe(&s->prefill_seconds, (double)(now_ns() - t0) / 1e9);
+    if (end != PF_OK) {
+        int status = prefill_failed(r, end, &g, prefiller, err, body, len);
+        sc_up_buffer_release(&g);
+        return status;
+    }
+
+    /* The decode body; nixlv2 and nixl need the prefill's JSON answer. */
+    bool needs_answer = cfg->connector == SC_CONN_NIXLV2 || cfg->connector == SC_CONN_NIXL;
+    cJSON *resp = needs_answer ? cJSON_ParseWithLength(g.body.data, g.body.len) : NULL;
+    char *dbody = NULL;
+    long cached = -1; /* the cached-token rewrite is nixlv2's only, as upstream */
+    int status = 0;
+    if (needs_answer && !cJSON_IsObject(resp)) {
+        snprintf(err, sizeof(err), "the answer is not a JSON object");
+        status = prefill_failed(r, PF_TRANSPORT, &g, prefiller, err, body, len);
+    } else if (cfg->connector == SC_CONN_NIXLV2) {
+        const cJSON *kv = cJSON_GetObjectItemCaseSensitive(resp, "kv_transfer_params");
+        if (!cJSON_IsObject(kv))
+            log_warn("prefill answer has no kv_transfer_params",
+                     LOG_STR("request_id", r->request_id), LOG_STR("prefiller", prefiller));
+        dbody = sc_nixlv2_decode_body(client, kv);
+        cached = sc_cached_tokens(resp);
+    } else if (cfg->connector == SC_CONN_NIXL) {
+        dbody = sc_nixl_decode_body(client, resp);
+    } else if (cfg->connector == SC_CONN_SHARED_STORAGE) {
+        dbody = sc_shared_storage_decode_body(client);
+    }
+    if (status == 0) {
+        char durl[8192];
+        snprintf(durl, sizeof(durl), "%s%s", r->l->decoder, r->path);
+        long dms = (long)(cfg->decode_timeout / 1000000);
+        if (cfg->connector == SC_CONN_LMCACHE) /* the original body, as sent */
+            status = sc_relay(r, durl, "POST", body, len, -1, dms, SC_OUT_PD_OK);
+        else if (dbody)
+            status = sc_relay(r, durl, "POST", dbody, strlen(dbody), cached, dms, SC_OUT_PD_OK);
+        else
+            status = sc_error(r, 500, "InternalServerError", "cannot build the decode request");
+    }
+    cJSON_free(dbody);
+    cJSON_Delete(resp);
+    sc_up_buffer_release(&g);
+    return status;
+}
+
+/* ---- sglang: both legs at once ---- */
+
+struct bg_prefill {
+    struct sc_server *s;
+    char *url, *body, request_id[80];
+    struct curl_slist *headers;
+};
+
+/* The detached prefill leg: not tied to the client, its result only logged.
+ * It counts as in flight, so a shutdown waits for it. */
+static void *bg_prefill_run(void *arg)
+{
+    struct bg_prefill *b = arg;
+    struct sc_server *s = b->s;
+    struct sc_up_buffer g;
+    sc_up_buffer_init(&g, 64u << 20);
+    char err[CURL_ERROR_SIZE + 64] = "";
+    struct sc_up_req up = {"POST",
+                           b->url,
+                           b->headers,
+                           b->body,
+                           strlen(b->body),
+                           (long)(s->cfg->prefill_timeout / 1000000),
+                           5000,
+                           NULL,
+                           NULL};
+    struct sc_up_sink sink = sc_up_buffer_sink(&g);
+    int64_t t0 = now_ns();
+    enum sc_up_result res = sc_up_perform(&up, &sink, err, sizeof(err));
+    prom_hist_observe(&s->prefill_seconds, (double)(now_ns() - t0) / 1e9);
+    if (res == SC_UP_TIMEOUT)
+        atomic_fetch_add(&s->prefill_timeouts, 1);
+    if (res != SC_UP_OK || g.status < 200 || g.status >= 300)
+        log_warn("sglang prefill failed", LOG_STR("request_id", b->request_id),
+                 LOG_STR("url", b->url), LOG_INT("status", g.status), LOG_STR("error", err));
+    else
+        log_debug("sglang prefill done", LOG_STR("request_id", b->request_id),
+                  LOG_INT("status", g.status));
+    sc_up_buffer_release(&g);
+    curl_slist_free_all(b->headers);
+    free(b->url);
+    free(b->body);
+    free(b);
+    atomic_fetch_sub(&s->inflight, 1);
+    return NULL;
+}
+
+static int pd_sglang(struct sc_req *r, const char *prefiller, const cJSON *client)
+{
+    struct sc_server *s = r->s;
+    const struct sc_config *cfg = s->cfg;
+    char host[256];
+    int port;
+    sc_split_host_port(prefiller, host, sizeof(host), &port); /* checked by the caller */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long room = (long long)now.tv_sec * 1000000000LL + now.tv_nsec + rand() % 1000;
+    char *body = sc_sglang_body(client, host, s->sglang_bootstrap_port, room);
+    if (!body)
+        return sc_error(r, 500, "InternalServerError", "cannot build the request");
+
+    struct bg_prefill *b = xcalloc(1, sizeof(*b));
+    char url[8192];
+    snprintf(url, sizeof(url), "%s://%s%s", cfg->prefiller_tls ? "https" : "http", prefiller,
+             r->path);
+    b->s = s;
+    b->url = xstrdup(url);
+    b->body = xstrdup(body);
+    b->headers = prefill_headers(r->fwd);
+    snprintf(b->request_id, sizeof(b->request_id), "%s", r->request_id);
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    atomic_fetch_add(&s->inflight, 1);
+    if (pthread_create(&t, &attr, bg_prefill_run, b) != 0) {
+        log_warn("cannot start the sglang prefill", LOG_STR("request_id", r->request_id));
+        atomic_fetch_add(&s->inflight, 1); /* bg_prefill_run takes one off */
+        bg_prefill_run(b);
+    }
+    pthread_attr_destroy(&attr);
+
+    char durl[8192];
+    snprintf(durl, sizeof(durl), "%s%s", r->l->decoder, r->path);
+    int status = sc_relay(r, durl, "POST", body, strlen(body), -1,
+                          (long)(cfg->decode_timeout / 1000000), SC_OUT_PD_OK);
+    cJSON_free(body);
+    return status;
+}
+
+/* ---- shared-storage: decode first when the client sets cache_hit_threshold ---- */
+
+/* The decoder answered finish_reason "cache_threshold": it lacks the KV
+ * cache, so a prefill is needed. Looks at a JSON body or at SSE events. */
+static bool needs_prefill(const char *p, size_t n, bool sse)
+{
+    if (!sse) {
+        cJSON *j = cJSON_ParseWithLength(p, n);
+        const cJSON *fr = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0), "finish_reason");
+        bool yes = cJSON_IsString(fr) && strcmp(fr->valuestring, "cache_threshold") == 0;
+        cJSON_Delete(j);
+        return yes;
+    }
+    for (const char *q = p, *end = p + n; q < end;) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        size_t ll = nl ? (size_t)(nl - q) : (size_t)(end - q);
+        if (ll > 6 && memcmp(q, "data: ", 6) == 0 && needs_prefill(q + 6, ll - 6, false))
+            return true;
+        q += ll + 1;
+    }
+    return false;
+}
+
+/* Send the original body to the decoder. Returns its status when that
+ * answer went to the client, or 0 when a prefill is needed. */
+static int decode_first(struct sc_req *r, const char *body, size_t len)
+{
+    char durl[8192];
+    snprintf(durl, sizeof(durl), "%s%s", r->l->decoder, r->path);
+    return sc_relay_unless(r, durl, body, len, (long)(r->s->cfg->decode_timeout / 1000000),
+                           needs_prefill);
+}
+
 int sc_pd_serve(struct sc_req *r, enum sc_api api, const char *prefiller, const char *body,
                 size_t len)
 {
@@ -205,42 +411,15 @@ int sc_pd_serve(struct sc_req *r, enum sc_api api, const char *prefiller, const 
         return sc_error(r, 403, "Forbidden", msg);
     }
 
-    char url[8192];
-    snprintf(url, sizeof(url), "%s://%s%s", cfg->prefiller_tls ? "https" : "http", prefiller,
-             r->path);
-    char *pbody = sc_nixlv2_prefill_body(api, client);
-    struct sc_up_buffer g;
-    sc_up_buffer_init(&g, 64u << 20);
-    char err[CURL_ERROR_SIZE + 64];
-    int64_t t0 = now_ns();
-    enum prefill_end end = pbody ? run_prefill(r, url, pbody, &g, err, sizeof(err)) : PF_TRANSPORT;
-    if (!pbody)
-        snprintf(err, sizeof(err), "cannot build the prefill request");
-    cJSON_free(pbody);
-    prom_hist_observe(&s->prefill_seconds, (double)(now_ns() - t0) / 1e9);
-
     int status;
-    cJSON *resp = NULL;
-    if (end != PF_OK) {
-        status = prefill_failed(r, end, &g, prefiller, err, body, len);
-    } else if (!cJSON_IsObject(resp = cJSON_ParseWithLength(g.body.data, g.body.len))) {
-        snprintf(err, sizeof(err), "the answer is not a JSON object");
-        status = prefill_failed(r, PF_TRANSPORT, &g, prefiller, err, body, len);
-    } else {
-        const cJSON *kv = cJSON_GetObjectItemCaseSensitive(resp, "kv_transfer_params");
-        if (!cJSON_IsObject(kv))
-            log_warn("prefill answer has no kv_transfer_params",
-                     LOG_STR("request_id", r->request_id), LOG_STR("prefiller", prefiller));
-        char *dbody = sc_nixlv2_decode_body(client, kv);
-        char durl[8192];
-        snprintf(durl, sizeof(durl), "%s%s", r->l->decoder, r->path);
-        status = dbody ? sc_relay(r, durl, "POST", dbody, strlen(dbody), sc_cached_tokens(resp),
-                                  (long)(cfg->decode_timeout / 1000000), SC_OUT_PD_OK)
-                       : sc_error(r, 500, "InternalServerError", "cannot build the decode request");
-        cJSON_free(dbody);
-    }
-    cJSON_Delete(resp);
+    if (cfg->connector == SC_CONN_SGLANG)
+        status = pd_sglang(r, prefiller, client);
+    else if (cfg->connector == SC_CONN_SHARED_STORAGE &&
+             cJSON_GetObjectItemCaseSensitive(client, "cache_hit_threshold") &&
+             (status = decode_first(r, body, len)) != 0)
+        ; /* the decoder had the KV cache: its answer is sent */
+    else
+        status = pd_sequential(r, api, prefiller, client, body, len);
     cJSON_Delete(client);
-    sc_up_buffer_release(&g);
     return status;
 }

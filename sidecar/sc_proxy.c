@@ -57,6 +57,8 @@ int sc_error(struct sc_req *r, int status, const char *type, const char *message
 struct relay {
     struct sc_req *r;
     bool head, started, rewrite, sse, chunked, bodyless;
+    bool (*needs_prefill)(const char *p, size_t n, bool sse); /* set: hold the answer */
+    bool diverted; /* needs_prefill said yes: nothing was sent */
     long cached;
     struct sc_rewriter rw;
     struct buf hdr; /* status line and headers, not yet sent */
@@ -96,7 +98,7 @@ static int on_headers(void *arg, long status, const struct buf *h)
         sc_rewriter_init(&x->rw, x->cached, x->sse, 64u << 20);
     /* A stream's headers go out at once: clients see the response start
      * when the decoder starts it, not at the first token. */
-    return rc ? rc : x->sse && !x->bodyless ? flush_chunked(x) : 0;
+    return rc ? rc : x->sse && !x->bodyless && !x->needs_prefill ? flush_chunked(x) : 0;
 }
 
 static int write_all(struct relay *x, const struct buf *b)
@@ -126,6 +128,16 @@ static int flush_chunked(struct relay *x)
     return rc;
 }
 
+/* Complete SSE events ("\n\n"-terminated) in b. */
+static size_t count_events(const struct buf *b)
+{
+    size_t n = 0;
+    for (const char *p = b->data, *end = b->data + b->len;
+         (p = memmem(p, (size_t)(end - p), "\n\n", 2)) != NULL; p += 2)
+        n++;
+    return n;
+}
+
 static int on_body(void *arg, const char *p, size_t n)
 {
     struct relay *x = arg;
@@ -134,6 +146,15 @@ static int on_body(void *arg, const char *p, size_t n)
     int rc = x->rewrite ? sc_rewriter_feed(&x->rw, p, n, &x->out) : buf_append(&x->out, p, n);
     if (rc < 0)
         return rc;
+    if (x->needs_prefill) { /* decode-first: hold until two SSE events or the end */
+        if (!x->sse || count_events(&x->out) < 2)
+            return 0;
+        if (x->status == 200 && x->needs_prefill(x->out.data, x->out.len, true)) {
+            x->diverted = true;
+            return -ECANCELED;
+        }
+        x->needs_prefill = NULL;
+    }
     if (x->sse || x->chunked || x->out.len > RELAY_HOLD)
         return x->out.len ? flush_chunked(x) : 0;
     return 0;
@@ -145,6 +166,10 @@ static int relay_finish(struct relay *x)
     int rc = x->rewrite ? sc_rewriter_finish(&x->rw, &x->out) : 0;
     if (rc < 0)
         return rc;
+    if (x->needs_prefill && x->status == 200 && x->needs_prefill(x->out.data, x->out.len, x->sse)) {
+        x->diverted = true;
+        return 0;
+    }
     if (x->bodyless) {
         rc = buf_puts(&x->hdr, "\r\n");
         return rc ? rc : write_all(x, &x->hdr);
@@ -172,11 +197,29 @@ static int relay_ttfb(void *arg, long status, const struct buf *h)
     return on_headers(arg, status, h);
 }
 
+static int relay_run(struct relay *xp, const char *url, const char *method, const char *body,
+                     size_t len, long timeout_ms, enum sc_outcome ok_outcome);
+
 int sc_relay(struct sc_req *r, const char *url, const char *method, const char *body, size_t len,
              long cached, long timeout_ms, enum sc_outcome ok_outcome)
 {
     struct relay x = {
         .r = r, .head = strcmp(method, "HEAD") == 0, .rewrite = cached >= 0, .cached = cached};
+    return relay_run(&x, url, method, body, len, timeout_ms, ok_outcome);
+}
+
+int sc_relay_unless(struct sc_req *r, const char *url, const char *body, size_t len,
+                    long timeout_ms, bool (*needs_prefill)(const char *p, size_t n, bool sse))
+{
+    struct relay x = {.r = r, .cached = -1, .needs_prefill = needs_prefill};
+    return relay_run(&x, url, "POST", body, len, timeout_ms, SC_OUT_PD_OK);
+}
+
+static int relay_run(struct relay *xp, const char *url, const char *method, const char *body,
+                     size_t len, long timeout_ms, enum sc_outcome ok_outcome)
+{
+    struct relay x = *xp;
+    struct sc_req *r = x.r;
     struct sc_up_sink sink = {relay_ttfb, on_body, &x};
     struct sc_up_req up = {method, url, r->fwd, body, len, timeout_ms, 5000, sc_client_fd, r};
     char err[CURL_ERROR_SIZE + 64] = "";
@@ -187,8 +230,11 @@ int sc_relay(struct sc_req *r, const char *url, const char *method, const char *
     int status = (int)x.status;
     struct sc_server *s = r->s;
     bool sent = x.chunked; /* the client has the status line already */
-    if (res == SC_UP_OK && x.started) {
+    if (res == SC_UP_OK && x.started)
         relay_finish(&x);
+    if (x.diverted) {
+        status = 0; /* decode-first: a prefill is needed, nothing was sent */
+    } else if (res == SC_UP_OK && x.started) {
         atomic_fetch_add(&s->outcomes[ok_outcome], 1);
     } else if (res == SC_UP_ABORTED && connfd_peer_gone(sc_client_fd(r))) {
         atomic_fetch_add(&s->outcomes[SC_OUT_CLIENT_GONE], 1);
@@ -491,8 +537,9 @@ struct sc_server *sc_server_start(const struct sc_config *cfg, char *err, size_t
 {
     struct sc_server *s = xcalloc(1, sizeof(*s));
     s->cfg = cfg;
-    const char *pod_ip = getenv("POD_IP");
+    const char *pod_ip = getenv("POD_IP"), *sgl = getenv("SGLANG_BOOTSTRAP_PORT");
     snprintf(s->pod_ip, sizeof(s->pod_ip), "%s", pod_ip ? pod_ip : "");
+    s->sglang_bootstrap_port = sgl && atol(sgl) > 0 && atol(sgl) < 65536 ? atol(sgl) : 8998;
     prom_hist_init(&s->prefill_seconds, prefill_bounds, sizeof(prefill_bounds) / sizeof(double));
     prom_hist_init(&s->decode_ttfb_seconds, prefill_bounds,
                    sizeof(prefill_bounds) / sizeof(double));

@@ -1,6 +1,8 @@
 #include "sidecar/sc_transform.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 int sc_api_from_path(const char *path, enum sc_api *api)
@@ -42,13 +44,16 @@ static cJSON *remote_decode_params(void)
     return kv;
 }
 
-static void cap_tokens(enum sc_api api, cJSON *body)
+/* Set the API's token caps to 1 (created when absent). with_min also caps
+ * min_tokens (nixlv2); the legacy connectors cap only the two maxima. */
+static void cap_tokens(enum sc_api api, cJSON *body, bool with_min)
 {
     static const char *const chat_caps[] = {"max_tokens", "max_completion_tokens", "min_tokens",
                                             NULL};
+    static const char *const chat_max[] = {"max_tokens", "max_completion_tokens", NULL};
     static const char *const resp_caps[] = {"max_output_tokens", NULL};
     static const char *const gen_caps[] = {"max_tokens", "min_tokens", NULL};
-    const char *const *caps = chat_caps;
+    const char *const *caps = with_min ? chat_caps : chat_max;
     cJSON *target = body;
     if (api == SC_API_RESPONSES) {
         caps = resp_caps;
@@ -72,7 +77,7 @@ char *sc_nixlv2_prefill_body(enum sc_api api, const cJSON *client)
     set_item(body, "kv_transfer_params", remote_decode_params());
     set_item(body, "stream", cJSON_CreateFalse());
     cJSON_DeleteItemFromObjectCaseSensitive(body, "stream_options");
-    cap_tokens(api, body);
+    cap_tokens(api, body, true);
     char *out = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
     return out;
@@ -96,4 +101,74 @@ long sc_cached_tokens(const cJSON *resp)
     const cJSON *det = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(det, "cached_tokens");
     return cJSON_IsNumber(ct) && ct->valuedouble > 0 ? (long)ct->valuedouble : 0;
+}
+
+/* Print and free body. */
+static char *print_free(cJSON *body)
+{
+    char *out = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    return out;
+}
+
+char *sc_nixl_prefill_body(const cJSON *client)
+{
+    cJSON *body = cJSON_Duplicate(client, 1);
+    if (!body)
+        return NULL;
+    set_item(body, "do_remote_decode", cJSON_CreateTrue());
+    set_item(body, "stream", cJSON_CreateFalse());
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "stream_options");
+    return print_free(body);
+}
+
+char *sc_nixl_decode_body(const cJSON *client, const cJSON *prefill_response)
+{
+    static const char *const fields[] = {"remote_block_ids", "remote_engine_id", "remote_host",
+                                         "remote_port"};
+    cJSON *body = cJSON_Duplicate(client, 1);
+    if (!body)
+        return NULL;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(prefill_response, fields[i]);
+        if (v)
+            set_item(body, fields[i], cJSON_Duplicate(v, 1));
+    }
+    set_item(body, "do_remote_prefill", cJSON_CreateTrue());
+    return print_free(body);
+}
+
+char *sc_capped_prefill_body(enum sc_api api, const cJSON *client, bool cache_threshold)
+{
+    cJSON *body = cJSON_Duplicate(client, 1);
+    if (!body)
+        return NULL;
+    cap_tokens(api, body, false);
+    if (cache_threshold)
+        set_item(body, "cache_hit_threshold", cJSON_CreateNumber(0));
+    return print_free(body);
+}
+
+char *sc_shared_storage_decode_body(const cJSON *client)
+{
+    cJSON *body = cJSON_Duplicate(client, 1);
+    if (!body)
+        return NULL;
+    set_item(body, "cache_hit_threshold", cJSON_CreateNumber(0));
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "kv_transfer_params");
+    return print_free(body);
+}
+
+char *sc_sglang_body(const cJSON *client, const char *bootstrap_host, long bootstrap_port,
+                     long long bootstrap_room)
+{
+    cJSON *body = cJSON_Duplicate(client, 1);
+    if (!body)
+        return NULL;
+    char room[32];
+    snprintf(room, sizeof(room), "%lld", bootstrap_room); /* exact: a double would round it */
+    set_item(body, "bootstrap_host", cJSON_CreateString(bootstrap_host));
+    set_item(body, "bootstrap_port", cJSON_CreateNumber((double)bootstrap_port));
+    set_item(body, "bootstrap_room", cJSON_CreateRaw(room));
+    return print_free(body);
 }

@@ -491,6 +491,126 @@ class SsrfTest(Base):
         self.assertEqual(st, 403)
 
 
+class ConnectorTest(Base):
+    def client(self, **kw):
+        c = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 9}
+        c.update(kw)
+        return c
+
+    def test_nixl_legacy(self):
+        resp = {"remote_block_ids": [1, 2], "remote_engine_id": "e", "remote_host": "h",
+                "remote_port": 5, "usage": {"prompt_tokens_details": {"cached_tokens": 7}}}
+        pre = self.upstream(lambda req, n: {"body": resp})
+        dec = self.upstream(decode_json)
+        sc = self.start(dec.port, "--connector=nixl")
+        client = self.client(stream=True, stream_options={"include_usage": True})
+        st, j = sc.json("POST", "/v1/chat/completions", client,
+                        {"x-prefiller-host-port": pre.hostport})
+        self.assertEqual(st, 200)
+        p = dict(client)
+        p.update(do_remote_decode=True, stream=False)
+        del p["stream_options"]
+        self.assertEqual(pre.reqs[0]["json"], p)  # no token cap in v1
+        d = dict(client)
+        d.update({k: resp[k] for k in ("remote_block_ids", "remote_engine_id", "remote_host",
+                                       "remote_port")}, do_remote_prefill=True)
+        self.assertEqual(dec.reqs[0]["json"], d)
+        # No cached-token rewrite outside nixlv2 (as upstream).
+        self.assertEqual(j["usage"]["prompt_tokens_details"]["cached_tokens"], 49)
+
+    def test_lmcache_decodes_the_original_body(self):
+        pre = self.upstream(lambda req, n: {"body": b"not even json"})
+        dec = self.upstream(decode_json)
+        sc = self.start(dec.port, "--kv-connector", "lmcache")
+        raw = b'{"model":"m",  "messages":[{"role":"user","content":"hi"}], "min_tokens":2}'
+        st, _, _ = sc.request("POST", "/v1/chat/completions", raw,
+                              {"x-prefiller-host-port": pre.hostport})
+        self.assertEqual(st, 200)
+        self.assertEqual(pre.reqs[0]["json"], {
+            "model": "m", "messages": [{"role": "user", "content": "hi"}], "min_tokens": 2,
+            "max_tokens": 1, "max_completion_tokens": 1})
+        self.assertEqual(dec.reqs[0]["body"], raw)  # byte for byte
+
+    def test_shared_storage_without_threshold(self):
+        pre = self.upstream(prefill_ok())
+        dec = self.upstream(decode_json)
+        sc = self.start(dec.port, "--kv-connector=shared-storage")
+        client = self.client(stream=True, kv_transfer_params={"x": 1})
+        st, _, _ = sc.request("POST", "/v1/chat/completions", client,
+                              {"x-prefiller-host-port": pre.hostport})
+        self.assertEqual(st, 200)
+        p = dict(client)
+        p.update(max_tokens=1, max_completion_tokens=1, cache_hit_threshold=0)
+        self.assertEqual(pre.reqs[0]["json"], p)  # stream is left as sent
+        d = dict(client)
+        del d["kv_transfer_params"]
+        d["cache_hit_threshold"] = 0
+        self.assertEqual(dec.reqs[0]["json"], d)
+
+    def decoder_with_threshold(self, stream):
+        """A decoder that lacks the KV cache whenever cache_hit_threshold > 0."""
+        def script(req, n):
+            miss = (req["json"].get("cache_hit_threshold") or 0) > 0 and \
+                req["json"].get("messages")[0]["content"] == "miss"
+            fr = "cache_threshold" if miss else "stop"
+            if stream:
+                ev = [b'data: {"choices":[{"delta":{"content":"a"},"finish_reason":null}]}\n\n',
+                      b'data: {"choices":[{"delta":{},"finish_reason":"%s"}]}\n\n' % fr.encode(),
+                      b"data: [DONE]\n\n"]
+                return {"chunks": [(0.01, e) for e in ev]}
+            return {"body": {"choices": [{"index": 0, "finish_reason": fr,
+                                          "message": {"content": "n%d" % n}}]}}
+        return script
+
+    def test_shared_storage_decode_first(self):
+        for stream in (False, True):
+            pre = self.upstream(prefill_ok())
+            dec = self.upstream(self.decoder_with_threshold(stream))
+            sc = self.start(dec.port, "--kv-connector=shared-storage")
+            h = {"x-prefiller-host-port": pre.hostport}
+            # The decoder has the cache: its answer, no prefill.
+            hit = self.client(cache_hit_threshold=0.5, stream=stream)
+            hit["messages"][0]["content"] = "hit"
+            st, _, data = sc.request("POST", "/v1/chat/completions", hit, h)
+            self.assertEqual(st, 200)
+            self.assertEqual((len(pre.reqs), len(dec.reqs)), (0, 1), stream)
+            self.assertEqual(dec.reqs[0]["json"], hit)
+            if stream:
+                self.assertIn(b'"finish_reason":"stop"', data)
+                self.assertTrue(data.endswith(b"data: [DONE]\n\n"))
+            else:
+                self.assertEqual(json.loads(data)["choices"][0]["message"]["content"], "n0")
+            # It does not: prefill, then decode with cache_hit_threshold 0.
+            miss = self.client(cache_hit_threshold=0.5, stream=stream)
+            miss["messages"][0]["content"] = "miss"
+            st, _, data = sc.request("POST", "/v1/chat/completions", miss, h)
+            self.assertEqual(st, 200)
+            self.assertEqual((len(pre.reqs), len(dec.reqs)), (1, 3), stream)
+            self.assertEqual(pre.reqs[0]["json"]["cache_hit_threshold"], 0)
+            self.assertEqual(dec.reqs[2]["json"]["cache_hit_threshold"], 0)
+            self.assertNotIn(b"cache_threshold", data)  # the first answer never leaks
+
+    def test_sglang_concurrent_legs(self):
+        pre = self.upstream(lambda req, n: {"hang": 1.0})
+        dec = self.upstream(decode_json)
+        sc = self.start(dec.port, "--kv-connector", "sglang", "--prefill-timeout", "3s",
+                        env={"SGLANG_BOOTSTRAP_PORT": "9123"})
+        client = self.client()
+        t0 = time.monotonic()
+        st, _ = sc.json("POST", "/v1/chat/completions", client,
+                        {"x-prefiller-host-port": pre.hostport})
+        took = time.monotonic() - t0
+        self.assertEqual(st, 200)  # a slow (here: failing) prefill is invisible to the client
+        self.assertLess(took, 0.9)  # the decode did not wait for the prefill
+        self.assertEqual(len(pre.reqs), 1)
+        p, d = pre.reqs[0]["json"], dec.reqs[0]["json"]
+        self.assertEqual(p, d)  # identical bodies on both legs
+        self.assertEqual((d["bootstrap_host"], d["bootstrap_port"]), ("127.0.0.1", 9123))
+        self.assertIsInstance(d["bootstrap_room"], int)
+        self.assertGreater(d["bootstrap_room"], 10 ** 18)
+        self.assertEqual({k: d[k] for k in client}, client)
+
+
 class DataParallelTest(Base):
     def test_ranks(self):
         base = free_port_pair()
@@ -650,6 +770,7 @@ class FlagTest(unittest.TestCase):
         for args, name in ((["--bogus"], "--bogus"), (["--port", "x"], "--port"),
                            (["--prefill-retry-backoff", "soon"], "--prefill-retry-backoff"),
                            (["--kv-connector", "carrier-pigeon"], "--kv-connector"),
+                           (["--kv-connector", "mooncake"], "--kv-connector"),
                            (["--model-server-port", "70000"], "--model-server-port"),
                            (["--ssrf-allow", "1.2.3.4/99"], "--ssrf-allow"),
                            (["--ssrf-allow", "a b"], "--ssrf-allow"),
