@@ -37,10 +37,11 @@ struct mg_context *httpd_start(const struct httpd_opts *o, const struct mg_callb
                                int *port, char *err, size_t errlen)
 {
     char ports[128], threads[16], ka[16], rt[16];
+    const char *tls = o->tls_pem ? "s" : "";
     if (!o->host || !*o->host || strcmp(o->host, "0.0.0.0") == 0)
-        snprintf(ports, sizeof(ports), "%d", o->port);
+        snprintf(ports, sizeof(ports), "%d%s", o->port, tls);
     else
-        snprintf(ports, sizeof(ports), "%s:%d", o->host, o->port);
+        snprintf(ports, sizeof(ports), "%s:%d%s", o->host, o->port, tls);
     snprintf(threads, sizeof(threads), "%d", o->threads > 0 ? o->threads : 64);
     snprintf(ka, sizeof(ka), "%d", o->keep_alive_ms > 0 ? o->keep_alive_ms : 5000);
     snprintf(rt, sizeof(rt), "%d", o->request_timeout_ms > 0 ? o->request_timeout_ms : 30000);
@@ -64,6 +65,10 @@ struct mg_context *httpd_start(const struct httpd_opts *o, const struct mg_callb
                              "no",
                              "decode_url",
                              "yes",
+                             o->tls_pem ? "ssl_certificate" : NULL,
+                             o->tls_pem,
+                             "ssl_protocol_version",
+                             "4", /* TLS 1.2 and later */
                              NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));

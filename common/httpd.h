@@ -26,6 +26,9 @@ struct httpd_opts {
     int keep_alive_ms; /* idle keep-alive timeout */
     int request_timeout_ms;
     void *user_data; /* given to civetweb as the context user data */
+    /* A PEM file with the private key and certificate: serve HTTPS (TLS 1.2
+     * or later) instead of HTTP. Needs mg_init_library(MG_FEATURES_TLS). */
+    const char *tls_pem;
     /* The handler of every path, registered before the first request can
      * arrive (so no early request gets civetweb's plain 404). */
     int (*handler)(struct mg_connection *c, void *cbdata);

@@ -56,7 +56,15 @@ int main(int argc, char **argv)
         sc_config_release(&cfg);
         return 1;
     }
-    mg_init_library(0);
+    unsigned features = cfg.secure_proxy ? MG_FEATURES_TLS : 0;
+    if ((mg_init_library(features) & features) != features) {
+        fprintf(stderr, "pdsim-sidecar: --secure-proxy: civetweb cannot load OpenSSL (is the "
+                        "tlsshim/libssl.so beside the binary?); pass --secure-proxy=false to "
+                        "serve plain HTTP\n");
+        sc_up_global_cleanup();
+        sc_config_release(&cfg);
+        return 1;
+    }
     struct sc_server *srv = sc_server_start(&cfg, err, sizeof(err));
     if (!srv) {
         fprintf(stderr, "pdsim-sidecar: %s\n", err);
@@ -68,6 +76,7 @@ int main(int argc, char **argv)
     log_info("listening", LOG_STR("host", cfg.host), LOG_INT("port", sc_server_port(srv, 0)),
              LOG_INT("model_server_port", cfg.model_server_port),
              LOG_INT("data_parallel_size", cfg.data_parallel_size),
+             LOG_STR("scheme", cfg.secure_proxy ? "https" : "http"),
              LOG_STR("default_prefiller", cfg.default_prefiller ? cfg.default_prefiller : ""));
     for (int i = 1; i < (int)cfg.data_parallel_size; i++)
         log_info("rank listening", LOG_INT("rank", i), LOG_INT("port", sc_server_port(srv, i)),

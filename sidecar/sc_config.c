@@ -19,9 +19,8 @@ enum ftype {
     F_CONN,
     F_LIST,
     F_LIST_FILE,
-    F_TLS_LIST,
-    F_TLS_BOOL,
-    F_IGNORED_BOOL,
+    F_STAGES,     /* a stage list into an unsigned bit set */
+    F_STAGE_BOOL, /* legacy boolean: sets or clears bit `min` of a stage set */
     F_CONFIG
 };
 
@@ -47,15 +46,21 @@ static const struct flagdef flags[] = {
     {"kv-connector", F_CONN, OFF(connector), 0, 0, "nixlv2",
      "P/D protocol: nixlv2, nixl, shared-storage, lmcache or sglang"},
     {"connector", F_CONN, OFF(connector), 0, 0, "nixlv2", "legacy spelling of --kv-connector"},
-    {"secure-proxy", F_BOOL, OFF(secure_proxy), 0, 0, "true",
-     "serve TLS (not implemented yet: pass --secure-proxy=false)"},
-    {"cert-path", F_TLS_LIST, 0, 0, 0, "", "TLS certificate directory (not implemented yet)"},
-    {"enable-tls", F_TLS_LIST, 0, 0, 0, "", "stages using https upstream (not implemented yet)"},
-    {"tls-insecure-skip-verify", F_IGNORED_BOOL, 0, 0, 0, "", "stages skipping verification"},
-    {"prefiller-use-tls", F_TLS_BOOL, 0, 0, 0, "false", "legacy: https to the prefiller"},
-    {"decoder-use-tls", F_TLS_BOOL, 0, 0, 0, "false", "legacy: https to the decoder"},
-    {"prefiller-tls-insecure-skip-verify", F_IGNORED_BOOL, 0, 0, 0, "false", "legacy"},
-    {"decoder-tls-insecure-skip-verify", F_IGNORED_BOOL, 0, 0, 0, "false", "legacy"},
+    {"secure-proxy", F_BOOL, OFF(secure_proxy), 0, 0, "true", "serve TLS (HTTPS) on the port(s)"},
+    {"cert-path", F_STR, OFF(cert_path), 0, 0, "",
+     "directory with tls.crt and tls.key; empty: a self-signed certificate"},
+    {"enable-tls", F_STAGES, OFF(tls_stages), 0, 0, "",
+     "stages using https upstream: prefiller, decoder, encoder (comma list or repeated)"},
+    {"tls-insecure-skip-verify", F_STAGES, OFF(insecure_stages), 0, 0, "",
+     "stages not verifying the upstream certificate"},
+    {"prefiller-use-tls", F_STAGE_BOOL, OFF(tls_stages), SC_STAGE_PREFILLER, 0, "false",
+     "legacy: https to the prefiller"},
+    {"decoder-use-tls", F_STAGE_BOOL, OFF(tls_stages), SC_STAGE_DECODER, 0, "false",
+     "legacy: https to the decoder"},
+    {"prefiller-tls-insecure-skip-verify", F_STAGE_BOOL, OFF(insecure_stages), SC_STAGE_PREFILLER,
+     0, "false", "legacy: do not verify the prefiller's certificate"},
+    {"decoder-tls-insecure-skip-verify", F_STAGE_BOOL, OFF(insecure_stages), SC_STAGE_DECODER, 0,
+     "false", "legacy: do not verify the decoder's certificate"},
     {"enable-ssrf-protection", F_BOOL, OFF(enable_ssrf), 0, 0, "false",
      "only send prefills to --ssrf-allow targets"},
     {"ssrf-allow", F_LIST, OFF(allow), 0, 0, "",
@@ -124,6 +129,7 @@ void sc_config_release(struct sc_config *c)
     free(c->decoder_host);
     free(c->default_prefiller);
     free(c->config_path);
+    free(c->cert_path);
     for (size_t i = 0; i < c->nallow; i++)
         free(c->allow[i]);
     free(c->allow);
@@ -200,13 +206,52 @@ static int add_allow_file(struct sc_config *c, const char *path, const char *whe
     return rc;
 }
 
+static bool is_bool(const struct flagdef *f)
+{
+    return f->type == F_BOOL || f->type == F_STAGE_BOOL;
+}
+
+/* "prefiller,decoder" into stage bits (added to what is there). */
+static int add_stages(unsigned *set, const char *v, const char *where, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } stages[] = {{"prefiller", SC_STAGE_PREFILLER},
+                  {"decoder", SC_STAGE_DECODER},
+                  {"encoder", SC_STAGE_ENCODER}};
+    for (const char *s = v; *s;) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        while (n && *s == ' ') {
+            s++;
+            n--;
+        }
+        while (n && s[n - 1] == ' ')
+            n--;
+        size_t i = 0;
+        while (n && i < sizeof(stages) / sizeof(stages[0]) &&
+               !(strlen(stages[i].name) == n && strncmp(stages[i].name, s, n) == 0))
+            i++;
+        if (n && i == sizeof(stages) / sizeof(stages[0])) {
+            snprintf(err, errlen, "%s: \"%.*s\" is not a stage (prefiller, decoder, encoder)",
+                     where, (int)n, s);
+            return -EINVAL;
+        }
+        if (n)
+            *set |= stages[i].bit;
+        s = e ? e + 1 : s + strlen(s);
+    }
+    return 0;
+}
+
 static int apply(struct sc_config *c, const struct flagdef *f, const char *val, bool bare,
                  const char *where, char *err, size_t errlen)
 {
     char *field = (char *)c + f->off;
     bool b;
     char *end;
-    if (bare && f->type != F_BOOL && f->type != F_TLS_BOOL && f->type != F_IGNORED_BOOL) {
+    if (bare && !is_bool(f)) {
         snprintf(err, errlen, "%s needs a value", where);
         return -EINVAL;
     }
@@ -228,18 +273,17 @@ static int apply(struct sc_config *c, const struct flagdef *f, const char *val, 
         *(char **)field = xstrdup(val);
         return 0;
     case F_BOOL:
-    case F_TLS_BOOL:
-    case F_IGNORED_BOOL:
+    case F_STAGE_BOOL:
         if (parse_bool(bare ? "true" : val, &b) < 0) {
             snprintf(err, errlen, "%s: \"%s\" is not a boolean", where, val);
             return -EINVAL;
         }
         if (f->type == F_BOOL)
             *(bool *)field = b;
-        if (f->type == F_TLS_BOOL && b) {
-            snprintf(err, errlen, "%s: https upstream is not implemented yet", where);
-            return -EINVAL;
-        }
+        else if (b)
+            *(unsigned *)field |= (unsigned)f->min;
+        else
+            *(unsigned *)field &= ~(unsigned)f->min;
         return 0;
     case F_DUR: {
         char derr[160];
@@ -267,19 +311,10 @@ static int apply(struct sc_config *c, const struct flagdef *f, const char *val, 
         return add_allow(c, val, where, err, errlen);
     case F_LIST_FILE:
         return add_allow_file(c, val, where, err, errlen);
-    case F_TLS_LIST:
-        if (val[0]) {
-            snprintf(err, errlen, "%s: TLS is not implemented yet", where);
-            return -EINVAL;
-        }
-        return 0;
+    case F_STAGES:
+        return add_stages((unsigned *)field, val, where, err, errlen);
     }
     return 0;
-}
-
-static bool is_bool(const struct flagdef *f)
-{
-    return f->type == F_BOOL || f->type == F_TLS_BOOL || f->type == F_IGNORED_BOOL;
 }
 
 /* Apply the YAML file: keys are flag names (either spelling). */
@@ -368,11 +403,9 @@ static int validate(struct sc_config *c, char *err, size_t errlen)
 {
     char host[256];
     int port;
-    if (c->secure_proxy) {
-        snprintf(err, errlen,
-                 "--secure-proxy: serving TLS is not implemented yet; pass "
-                 "--secure-proxy=false");
-        return -EINVAL;
+    if (c->cert_path && !c->cert_path[0]) {
+        free(c->cert_path);
+        c->cert_path = NULL;
     }
     if (c->port && c->port + c->data_parallel_size - 1 > 65535) {
         snprintf(err, errlen, "--data-parallel-size: --port + %ld exceeds 65535",

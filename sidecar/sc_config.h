@@ -31,8 +31,10 @@ struct sc_config {
     long model_server_port; /* the local decoder */
     char *decoder_host;     /* pdsim extension, default 127.0.0.1 */
     enum sc_connector connector;
-    bool secure_proxy;
-    bool prefiller_tls, decoder_tls; /* https upstream */
+    bool secure_proxy;        /* serve TLS */
+    char *cert_path;          /* dir with tls.crt and tls.key; NULL: a self-signed certificate */
+    unsigned tls_stages;      /* SC_STAGE_* bits using https upstream (--enable-tls) */
+    unsigned insecure_stages; /* SC_STAGE_* bits not verifying certificates */
     bool enable_ssrf;
     char **allow; /* SSRF allow-list entries: host, host:port or CIDR */
     size_t nallow;
@@ -48,6 +50,9 @@ struct sc_config {
     long http_threads;
     char *config_path;
 };
+
+/* The upstream stages of --enable-tls and --tls-insecure-skip-verify. */
+enum { SC_STAGE_PREFILLER = 1, SC_STAGE_DECODER = 2, SC_STAGE_ENCODER = 4 };
 
 enum sc_config_result { SC_CONFIG_OK = 0, SC_CONFIG_HELP = 1, SC_CONFIG_ERROR = -1 };
 

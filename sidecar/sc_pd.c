@@ -68,7 +68,16 @@ static enum prefill_end run_prefill(struct sc_req *r, const char *url, const cha
                 break;
             }
         }
-        struct sc_up_req up = {"POST", url, h, body, strlen(body), left_ms, 5000, sc_client_fd, r};
+        struct sc_up_req up = {"POST",
+                               url,
+                               h,
+                               body,
+                               strlen(body),
+                               left_ms,
+                               5000,
+                               sc_client_fd,
+                               r,
+                               (cfg->insecure_stages & SC_STAGE_PREFILLER) != 0};
         struct sc_up_sink sink = sc_up_buffer_sink(g);
         sc_up_buffer_reset(g);
         err[0] = '\0';
@@ -204,8 +213,8 @@ static int pd_sequential(struct sc_req *r, enum sc_api api, const char *prefille
     struct sc_server *s = r->s;
     const struct sc_config *cfg = s->cfg;
     char url[8192];
-    snprintf(url, sizeof(url), "%s://%s%s", cfg->prefiller_tls ? "https" : "http", prefiller,
-             r->path);
+    snprintf(url, sizeof(url), "%s://%s%s", cfg->tls_stages & SC_STAGE_PREFILLER ? "https" : "http",
+             prefiller, r->path);
     char *pbody = prefill_body(cfg->connector, api, client);
     struct sc_up_buffer g;
     sc_up_buffer_init(&g, 64u << 20);
@@ -285,7 +294,8 @@ static void *bg_prefill_run(void *arg)
                            (long)(s->cfg->prefill_timeout / 1000000),
                            5000,
                            NULL,
-                           NULL};
+                           NULL,
+                           (s->cfg->insecure_stages & SC_STAGE_PREFILLER) != 0};
     struct sc_up_sink sink = sc_up_buffer_sink(&g);
     int64_t t0 = now_ns();
     enum sc_up_result res = sc_up_perform(&up, &sink, err, sizeof(err));
@@ -323,8 +333,8 @@ static int pd_sglang(struct sc_req *r, const char *prefiller, const cJSON *clien
 
     struct bg_prefill *b = xcalloc(1, sizeof(*b));
     char url[8192];
-    snprintf(url, sizeof(url), "%s://%s%s", cfg->prefiller_tls ? "https" : "http", prefiller,
-             r->path);
+    snprintf(url, sizeof(url), "%s://%s%s", cfg->tls_stages & SC_STAGE_PREFILLER ? "https" : "http",
+             prefiller, r->path);
     b->s = s;
     b->url = xstrdup(url);
     b->body = xstrdup(body);

@@ -8,6 +8,7 @@
 #include "sidecar/sc_headers.h"
 #include "sidecar/sc_internal.h"
 #include "sidecar/sc_rewrite.h"
+#include "sidecar/sc_tls.h"
 #include "sidecar/sc_upstream.h"
 
 #include <civetweb.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 static const double prefill_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                         1,     2.5,   5,    10,    30,   60,  120};
@@ -221,7 +223,9 @@ static int relay_run(struct relay *xp, const char *url, const char *method, cons
     struct relay x = *xp;
     struct sc_req *r = x.r;
     struct sc_up_sink sink = {relay_ttfb, on_body, &x};
-    struct sc_up_req up = {method, url, r->fwd, body, len, timeout_ms, 5000, sc_client_fd, r};
+    struct sc_up_req up = {
+        method,     url,  r->fwd,       body, len,
+        timeout_ms, 5000, sc_client_fd, r,    (r->s->cfg->insecure_stages & SC_STAGE_DECODER) != 0};
     char err[CURL_ERROR_SIZE + 64] = "";
     buf_init(&x.out, BUF_NOCAP);
     buf_init(&x.hdr, BUF_NOCAP);
@@ -336,7 +340,9 @@ static long decoder_get(struct sc_req *r, const char *path, struct sc_up_buffer 
 {
     char url[400];
     snprintf(url, sizeof(url), "%s%s", r->l->decoder, path);
-    struct sc_up_req up = {"GET", url, NULL, NULL, 0, 5000, 1000, NULL, NULL};
+    struct sc_up_req up = {
+        "GET", url,  NULL, NULL, 0,
+        5000,  1000, NULL, NULL, (r->s->cfg->insecure_stages & SC_STAGE_DECODER) != 0};
     struct sc_up_sink sink = sc_up_buffer_sink(m);
     return sc_up_perform(&up, &sink, NULL, 0) == SC_UP_OK ? m->status : 0;
 }
@@ -544,6 +550,11 @@ struct sc_server *sc_server_start(const struct sc_config *cfg, char *err, size_t
     prom_hist_init(&s->decode_ttfb_seconds, prefill_bounds,
                    sizeof(prefill_bounds) / sizeof(double));
     s->ls = xcalloc((size_t)cfg->data_parallel_size, sizeof(*s->ls));
+    char pem[4096] = "";
+    if (cfg->secure_proxy && sc_tls_pem(cfg->cert_path, pem, sizeof(pem), err, errlen) < 0) {
+        sc_server_stop(s);
+        return NULL;
+    }
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.init_thread = init_thread;
@@ -551,8 +562,9 @@ struct sc_server *sc_server_start(const struct sc_config *cfg, char *err, size_t
         struct sc_listener *l = &s->ls[i];
         l->s = s;
         l->rank = i;
-        snprintf(l->decoder, sizeof(l->decoder), "%s://%s:%ld", cfg->decoder_tls ? "https" : "http",
-                 cfg->decoder_host, cfg->model_server_port + i);
+        snprintf(l->decoder, sizeof(l->decoder), "%s://%s:%ld",
+                 cfg->tls_stages & SC_STAGE_DECODER ? "https" : "http", cfg->decoder_host,
+                 cfg->model_server_port + i);
         struct httpd_opts o = {.host = cfg->host,
                                .port = cfg->port ? (int)cfg->port + i : 0,
                                .threads = (int)cfg->http_threads,
@@ -560,13 +572,18 @@ struct sc_server *sc_server_start(const struct sc_config *cfg, char *err, size_t
                                .request_timeout_ms = 60000,
                                .user_data = s,
                                .handler = on_request,
-                               .handler_data = l};
+                               .handler_data = l,
+                               .tls_pem = pem[0] ? pem : NULL};
         l->ctx = httpd_start(&o, &cb, &l->port, err, errlen);
-        if (!l->ctx) {
-            sc_server_stop(s);
-            return NULL;
-        }
+        if (!l->ctx)
+            break;
         s->nls = i + 1;
+    }
+    if (pem[0]) /* civetweb has read it */
+        unlink(pem);
+    if (s->nls < (int)cfg->data_parallel_size) {
+        sc_server_stop(s);
+        return NULL;
     }
     return s;
 }

@@ -189,6 +189,8 @@ static void setup(CURL *h, const struct sc_up_req *r, struct xfer *x)
     curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 8192L);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L);
     if (r->body) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);

@@ -13,6 +13,7 @@
 #include "common/buf.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct sc_up_req {
@@ -27,6 +28,7 @@ struct sc_up_req {
      * transfer: client_fd(client_arg) returns it, or -1. NULL = none. */
     int (*client_fd)(void *client_arg);
     void *client_arg;
+    bool insecure; /* https: do not verify the certificate */
 };
 
 /* on_headers runs once, before the first body byte (or at the end for an

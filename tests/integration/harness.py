@@ -98,9 +98,13 @@ class Proc:
         return self.p.returncode
 
 
-def http_request(port, method, path, body=None, headers=None, timeout=30):
-    """One request on a new connection: (status, lower-case headers, body bytes)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_request(port, method, path, body=None, headers=None, timeout=30, tls=None):
+    """One request on a new connection: (status, lower-case headers, body bytes).
+    tls: an ssl.SSLContext for https."""
+    if tls is not None:
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls)
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     h = {"Content-Type": "application/json"}
     h.update(headers or {})
     if body is not None and not isinstance(body, (bytes, str)):
@@ -112,9 +116,9 @@ def http_request(port, method, path, body=None, headers=None, timeout=30):
     return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
 
 
-def http_json(port, method, path, body=None, headers=None, timeout=30):
+def http_json(port, method, path, body=None, headers=None, timeout=30, tls=None):
     """http_request with the body parsed as JSON (None when empty)."""
-    status, hdrs, data = http_request(port, method, path, body, headers, timeout)
+    status, hdrs, data = http_request(port, method, path, body, headers, timeout, tls)
     return status, json.loads(data) if data else None
 
 

@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (SIDECAR, SIMULATOR, Proc, Upstream, collect_stream,  # noqa: E402
-                     free_port, free_port_pair, http_json)
+                     free_port, free_port_pair, http_json, http_request)
 
 KV = {"remote_engine_id": "eng-1", "remote_block_ids": [3, 4], "remote_host": "10.0.0.9",
       "remote_port": 5600, "tp_size": 1}
@@ -611,6 +611,86 @@ class ConnectorTest(Base):
         self.assertEqual({k: d[k] for k in client}, client)
 
 
+class TlsTest(Base):
+    """--secure-proxy serving, and https upstream per --enable-tls."""
+
+    def tls_sidecar(self, decoder_port, *extra):
+        # The default is TLS: no --secure-proxy=false here.
+        s = Proc(SIDECAR, ["--model-server-port", str(decoder_port)] + list(extra))
+        self.cleanup.append(lambda: self.assertEqual(s.stop(), 0, s.lines[-5:]))
+        listening = [j for j in s.logs() if j.get("msg") == "listening"][0]
+        self.assertEqual(listening["scheme"], "https")
+        return s
+
+    def test_self_signed_and_plain_refused(self):
+        import ssl
+        dec = self.upstream(decode_json)
+        sc = self.tls_sidecar(dec.port)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        st, j = http_json(sc.port, "POST", "/v1/completions", {"model": "m", "prompt": "x"},
+                          tls=ctx)
+        self.assertEqual((st, j["id"]), (200, "d"))
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", sc.port))) as t:
+            cert = ssl.DER_cert_to_PEM_cert(t.getpeercert(binary_form=True))
+            self.assertGreaterEqual(t.version(), "TLSv1.2")
+        # The self-signed certificate names localhost and 127.0.0.1.
+        strict = ssl.create_default_context(cadata=cert)
+        self.assertEqual(http_json(sc.port, "GET", "/health", tls=strict)[0], 200)
+        with self.assertRaises((http.client.HTTPException, ConnectionError, OSError)):
+            http_request(sc.port, "GET", "/health", timeout=5)
+
+    def test_cert_path(self):
+        import ssl
+        import tempfile
+        d = tempfile.mkdtemp()
+        self.cleanup.append(lambda: subprocess.run(["rm", "-rf", d]))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        "/CN=pdsim-test", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", d + "/tls.key", "-out", d + "/tls.crt"],
+                       check=True, capture_output=True)
+        dec = self.upstream(decode_json)
+        sc = self.tls_sidecar(dec.port, "--cert-path", d)
+        ctx = ssl.create_default_context(cafile=d + "/tls.crt")
+        self.assertEqual(http_json(sc.port, "GET", "/health", tls=ctx)[0], 200)
+        rc = subprocess.run([SIDECAR, "--host", "127.0.0.1", "--port", "0",
+                             "--cert-path", "/nonexistent"], capture_output=True, timeout=30)
+        self.assertNotEqual(rc.returncode, 0)
+        self.assertIn(b"--cert-path", rc.stderr)
+
+    def test_https_upstream(self):
+        # TLS sidecars in front of plain recording servers act as https decoder and prefiller.
+        dec = self.upstream(decode_json)
+        pre = self.upstream(prefill_ok(7))
+        tls_dec = self.tls_sidecar(dec.port)
+        tls_pre = self.tls_sidecar(pre.port)
+        body = {"model": "m", "prompt": "x"}
+        h = {"x-prefiller-host-port": "127.0.0.1:%d" % tls_pre.port}
+        for flags in (["--enable-tls=decoder,prefiller",
+                       "--tls-insecure-skip-verify", "prefiller,decoder"],
+                      ["-decoder-use-tls", "-prefiller-use-tls", "-decoder-tls-insecure-skip-verify",
+                       "-prefiller-tls-insecure-skip-verify"]):
+            sc = self.start(tls_dec.port, *flags)
+            st, j = sc.json("POST", "/v1/completions", body, h)
+            self.assertEqual(st, 200, j)
+            self.assertEqual(j["usage"]["prompt_tokens_details"]["cached_tokens"], 7)
+            self.assertEqual(sc.request("GET", "/ready")[0], 200)
+        self.assertEqual((len(pre.reqs), len(dec.reqs)), (2, 2))
+        self.assertEqual(dec.reqs[0]["json"]["kv_transfer_params"], KV)
+        # Verification is on unless skipped: the self-signed certificates fail it.
+        sc = self.start(tls_dec.port, "--enable-tls", "decoder")
+        st, j = sc.json("POST", "/v1/completions", body)
+        self.assertEqual(st, 502)
+        self.assertIn("certificate", j["error"]["message"].lower())
+        sc = self.start(tls_dec.port, "--enable-tls", "prefiller,decoder",
+                        "--tls-insecure-skip-verify", "decoder")
+        st, j = sc.json("POST", "/v1/completions", body, h)
+        self.assertEqual(st, 502)  # the prefiller's certificate is checked
+        self.assertIn("prefill server", j["error"]["message"])
+
+
 class DataParallelTest(Base):
     def test_ranks(self):
         base = free_port_pair()
@@ -776,13 +856,12 @@ class FlagTest(unittest.TestCase):
                            (["--ssrf-allow", "a b"], "--ssrf-allow"),
                            (["--ssrf-allow-file", "/nonexistent"], "--ssrf-allow-file"),
                            (["--enable-ssrf-protection"], "--enable-ssrf-protection"),
-                           (["--secure-proxy"], "--secure-proxy"),
+                           (["--enable-tls", "decoder,gpu"], "--enable-tls"),
+                           (["--tls-insecure-skip-verify=x"], "--tls-insecure-skip-verify"),
                            (["--default-prefiller", "x"], "--default-prefiller"),
                            (["--model-server-port", "65535", "--data-parallel-size", "2"],
                             "--data-parallel-size")):
-            extra = ["--host", "127.0.0.1", "--port", "0"]
-            if args[0] != "--secure-proxy":
-                extra.append("--secure-proxy=false")
+            extra = ["--host", "127.0.0.1", "--port", "0", "--secure-proxy=false"]
             rc, out, err = self.run_sc(*(extra + args))
             self.assertNotEqual(rc, 0, args)
             self.assertIn(name, err, args)
