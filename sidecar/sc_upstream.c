@@ -1,17 +1,34 @@
-#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP, POLLRDHUP */
 #include "sidecar/sc_upstream.h"
 
 #include "common/connfd.h"
+#include "common/xalloc.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static CURLSH *share;
 static pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
-static pthread_key_t easy_key;
+static pthread_key_t tctx_key;
+
+/* A thread's libcurl state: one easy handle driven by a multi handle with
+ * curl_multi_socket_action, so this thread waits with one poll() over the
+ * transfer's sockets (and the client's) and libcurl does no polling of its
+ * own to find out what is ready. */
+#define MAX_SOCKS 8
+struct tctx {
+    CURL *easy;
+    CURLM *multi;
+    struct pollfd socks[MAX_SOCKS];
+    int nsocks;
+    long timer_ms; /* libcurl's timeout, -1 = none */
+};
 
 static void lock_cb(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
 {
@@ -28,9 +45,43 @@ static void unlock_cb(CURL *h, curl_lock_data data, void *u)
     pthread_mutex_unlock(&share_mu[data]);
 }
 
-static void easy_free(void *p)
+static void tctx_free(void *p)
 {
-    curl_easy_cleanup(p);
+    struct tctx *t = p;
+    curl_multi_cleanup(t->multi);
+    curl_easy_cleanup(t->easy);
+    free(t);
+}
+
+static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct tctx *t = userp;
+    (void)e;
+    (void)socketp;
+    int i = 0;
+    while (i < t->nsocks && t->socks[i].fd != fd)
+        i++;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < t->nsocks)
+            t->socks[i] = t->socks[--t->nsocks];
+        return 0;
+    }
+    if (i == t->nsocks) {
+        if (t->nsocks == MAX_SOCKS)
+            return -1;
+        t->nsocks++;
+        t->socks[i].fd = fd;
+    }
+    t->socks[i].events =
+        (short)((what & CURL_POLL_IN ? POLLIN : 0) | (what & CURL_POLL_OUT ? POLLOUT : 0));
+    return 0;
+}
+
+static int timer_cb(CURLM *m, long ms, void *userp)
+{
+    (void)m;
+    ((struct tctx *)userp)->timer_ms = ms;
+    return 0;
 }
 
 int sc_up_global_init(void)
@@ -49,15 +100,15 @@ int sc_up_global_init(void)
     curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, unlock_cb);
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    return pthread_key_create(&easy_key, easy_free) == 0 ? 0 : -1;
+    return pthread_key_create(&tctx_key, tctx_free) == 0 ? 0 : -1;
 }
 
 void sc_up_global_cleanup(void)
 {
-    CURL *h = pthread_getspecific(easy_key);
-    if (h) {
-        curl_easy_cleanup(h);
-        pthread_setspecific(easy_key, NULL);
+    struct tctx *t = pthread_getspecific(tctx_key);
+    if (t) {
+        tctx_free(t);
+        pthread_setspecific(tctx_key, NULL);
     }
     curl_share_cleanup(share);
     curl_global_cleanup();
@@ -106,9 +157,6 @@ struct xfer {
     struct buf headers;
     CURL *h;
     bool headers_sent, failed;
-    int (*client_fd)(void *);
-    void *client_arg;
-    struct timespec next_check; /* of the client socket, at most every 10 ms */
 };
 
 static int send_headers(struct xfer *x)
@@ -144,36 +192,96 @@ static size_t body_cb(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
-/* Called often during a transfer: a client that left cancels it. */
-static int progress_cb(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+static struct tctx *thread_ctx(void)
 {
-    struct xfer *x = arg;
-    (void)a;
-    (void)b;
-    (void)c;
-    (void)d;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-    if (now.tv_sec < x->next_check.tv_sec ||
-        (now.tv_sec == x->next_check.tv_sec && now.tv_nsec < x->next_check.tv_nsec))
-        return 0;
-    x->next_check = now;
-    x->next_check.tv_nsec += 10 * 1000000L;
-    if (x->next_check.tv_nsec >= 1000000000L) {
-        x->next_check.tv_sec++;
-        x->next_check.tv_nsec -= 1000000000L;
+    struct tctx *t = pthread_getspecific(tctx_key);
+    if (!t) {
+        t = xcalloc(1, sizeof(*t));
+        t->easy = curl_easy_init();
+        t->multi = curl_multi_init();
+        t->timer_ms = -1;
+        curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+        curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
+        curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+        curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
+        /* The shared cache keeps every idle connection. The default, 4 per
+         * handle in the multi, would close one after each transfer as soon as
+         * more are in use across threads: a new connection per request. */
+        curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, 8192L);
+        pthread_setspecific(tctx_key, t);
     }
-    return connfd_peer_gone(x->client_fd(x->client_arg)) ? 1 : 0;
+    return t; /* the easy handle is not reset: setup() sets every option it relies on */
 }
 
-static CURL *thread_handle(void)
+static long ms_since(const struct timespec *t0)
 {
-    CURL *h = pthread_getspecific(easy_key);
-    if (!h) {
-        h = curl_easy_init();
-        pthread_setspecific(easy_key, h);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* Run the transfer on t's multi handle. From 10 ms in, the client's socket
+ * is watched too, and its hang-up cancels the transfer (*gone). */
+static CURLcode drive(struct tctx *t, const struct sc_up_req *r, bool *gone)
+{
+    int running = 0, cfd = -1;
+    bool client_checked = r->client_fd == NULL;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    curl_multi_add_handle(t->multi, t->easy);
+    CURLMcode mc = curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    while (running && mc == CURLM_OK) {
+        struct pollfd p[MAX_SOCKS + 1];
+        int ns = t->nsocks, n = ns;
+        memcpy(p, t->socks, (size_t)ns * sizeof(p[0]));
+        long wait = t->timer_ms < 0 || t->timer_ms > 1000 ? 1000 : t->timer_ms;
+        if (!client_checked) {
+            long el = ms_since(&t0);
+            if (el >= 10) {
+                client_checked = true;
+                cfd = r->client_fd(r->client_arg);
+            } else if (wait > 10 - el) {
+                wait = 10 - el;
+            }
+        }
+        if (cfd >= 0)
+            p[n++] = (struct pollfd){.fd = cfd, .events = POLLRDHUP};
+        for (int i = 0; i < n; i++)
+            p[i].revents = 0;
+        int k = poll(p, (nfds_t)n, (int)wait);
+        if (k < 0 && errno != EINTR)
+            break;
+        if (cfd >= 0 && p[n - 1].revents) {
+            if (connfd_peer_gone(cfd)) {
+                *gone = true;
+                break;
+            }
+            cfd = -1; /* pipelined request bytes, not a hang-up: stop watching */
+        }
+        if (k <= 0) {
+            mc = curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+            continue;
+        }
+        for (int i = 0; i < ns && mc == CURLM_OK; i++) {
+            if (!p[i].revents)
+                continue;
+            int ev = (p[i].revents & (POLLIN | POLLHUP) ? CURL_CSELECT_IN : 0) |
+                     (p[i].revents & POLLOUT ? CURL_CSELECT_OUT : 0) |
+                     (p[i].revents & (POLLERR | POLLNVAL) ? CURL_CSELECT_ERR : 0);
+            mc = curl_multi_socket_action(t->multi, p[i].fd, ev, &running);
+        }
     }
-    return h; /* not reset: setup() sets every option it relies on, each time */
+    CURLcode rc = *gone ? CURLE_ABORTED_BY_CALLBACK : CURLE_OK;
+    if (mc != CURLM_OK)
+        rc = CURLE_FAILED_INIT;
+    int left;
+    for (CURLMsg *m; (m = curl_multi_info_read(t->multi, &left)) != NULL;)
+        if (m->msg == CURLMSG_DONE && !*gone)
+            rc = m->data.result;
+    if (running && rc == CURLE_OK) /* the loop ended on a poll error */
+        rc = CURLE_RECV_ERROR;
+    curl_multi_remove_handle(t->multi, t->easy);
+    return rc;
 }
 
 static void setup(CURL *h, const struct sc_up_req *r, struct xfer *x)
@@ -184,9 +292,6 @@ static void setup(CURL *h, const struct sc_up_req *r, struct xfer *x)
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    /* The shared cache keeps every idle connection; the easy default of 5
-     * would close one after each transfer once more than 5 are in use. */
-    curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 8192L);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L);
@@ -203,9 +308,6 @@ static void setup(CURL *h, const struct sc_up_req *r, struct xfer *x)
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, r->client_fd ? 0L : 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms : 0L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      r->connect_timeout_ms > 0 ? r->connect_timeout_ms : 0L);
@@ -214,19 +316,15 @@ static void setup(CURL *h, const struct sc_up_req *r, struct xfer *x)
 enum sc_up_result sc_up_perform(const struct sc_up_req *r, const struct sc_up_sink *s, char *err,
                                 size_t errlen)
 {
-    struct xfer x = {.sink = s, .client_fd = r->client_fd, .client_arg = r->client_arg};
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &x.next_check);
-    x.next_check.tv_nsec += 10 * 1000000L; /* short transfers never poll the client */
-    if (x.next_check.tv_nsec >= 1000000000L) {
-        x.next_check.tv_sec++;
-        x.next_check.tv_nsec -= 1000000000L;
-    }
+    struct xfer x = {.sink = s};
     char ebuf[CURL_ERROR_SIZE] = "";
+    bool gone = false;
     buf_init(&x.headers, 256 * 1024);
-    x.h = thread_handle();
+    struct tctx *t = thread_ctx();
+    x.h = t->easy;
     setup(x.h, r, &x);
     curl_easy_setopt(x.h, CURLOPT_ERRORBUFFER, ebuf);
-    CURLcode rc = curl_easy_perform(x.h);
+    CURLcode rc = drive(t, r, &gone);
     curl_easy_setopt(x.h, CURLOPT_ERRORBUFFER, NULL);
     enum sc_up_result res = SC_UP_OK;
     if (rc == CURLE_OK && send_headers(&x) < 0)
@@ -235,7 +333,7 @@ enum sc_up_result sc_up_perform(const struct sc_up_req *r, const struct sc_up_si
         res = SC_UP_REFUSED;
     else if (rc == CURLE_OPERATION_TIMEDOUT)
         res = SC_UP_TIMEOUT;
-    else if (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK || x.failed)
+    else if (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK || x.failed || gone)
         res = SC_UP_ABORTED;
     else if (rc != CURLE_OK)
         res = SC_UP_FAILED;

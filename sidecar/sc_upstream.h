@@ -1,11 +1,13 @@
 /*
  * sc_upstream: HTTP calls to the decoder and prefillers with libcurl.
  *
- * Every call reuses its thread's easy handle and one process-wide connection
- * cache (a CURLSH share), so connections stay alive across requests and
- * threads: no new connection per request. Responses stream to callbacks as
- * they arrive; a callback that fails, or a client that hangs up, cancels the
- * transfer at once. Thread-safe after sc_up_global_init.
+ * Every call reuses its thread's easy handle, driven by the thread's multi
+ * handle with curl_multi_socket_action (one poll() per wait, over the
+ * transfer's sockets and, from 10 ms in, the client's), and one process-wide
+ * connection cache (a CURLSH share), so connections stay alive across
+ * requests and threads: no new connection per request. Responses stream to
+ * callbacks as they arrive; a callback that fails, or a client that hangs
+ * up, cancels the transfer at once. Thread-safe after sc_up_global_init.
  */
 #ifndef PDSIM_SC_UPSTREAM_H
 #define PDSIM_SC_UPSTREAM_H
