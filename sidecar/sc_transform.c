@@ -32,6 +32,14 @@ static void set_item(cJSON *obj, const char *key, cJSON *value)
         cJSON_AddItemToObject(obj, key, value);
 }
 
+/* Print and free body. */
+static char *print_free(cJSON *body)
+{
+    char *out = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    return out;
+}
+
 static cJSON *remote_decode_params(void)
 {
     cJSON *kv = cJSON_CreateObject();
@@ -78,9 +86,7 @@ char *sc_nixlv2_prefill_body(enum sc_api api, const cJSON *client)
     set_item(body, "stream", cJSON_CreateFalse());
     cJSON_DeleteItemFromObjectCaseSensitive(body, "stream_options");
     cap_tokens(api, body, true);
-    char *out = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
-    return out;
+    return print_free(body);
 }
 
 char *sc_nixlv2_decode_body(const cJSON *client, const cJSON *kv)
@@ -90,9 +96,7 @@ char *sc_nixlv2_decode_body(const cJSON *client, const cJSON *kv)
         return NULL;
     cJSON *copy = kv ? cJSON_Duplicate(kv, 1) : cJSON_CreateNull();
     set_item(body, "kv_transfer_params", copy ? copy : cJSON_CreateNull());
-    char *out = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
-    return out;
+    return print_free(body);
 }
 
 long sc_cached_tokens(const cJSON *resp)
@@ -101,14 +105,6 @@ long sc_cached_tokens(const cJSON *resp)
     const cJSON *det = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(det, "cached_tokens");
     return cJSON_IsNumber(ct) && ct->valuedouble > 0 ? (long)ct->valuedouble : 0;
-}
-
-/* Print and free body. */
-static char *print_free(cJSON *body)
-{
-    char *out = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
-    return out;
 }
 
 char *sc_nixl_prefill_body(const cJSON *client)

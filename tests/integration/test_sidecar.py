@@ -602,6 +602,10 @@ class ConnectorTest(Base):
         took = time.monotonic() - t0
         self.assertEqual(st, 200)  # a slow (here: failing) prefill is invisible to the client
         self.assertLess(took, 0.9)  # the decode did not wait for the prefill
+        # The legs run at once: the prefill may reach its server after the answer.
+        deadline = time.monotonic() + 5
+        while not pre.reqs and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.assertEqual(len(pre.reqs), 1)
         p, d = pre.reqs[0]["json"], dec.reqs[0]["json"]
         self.assertEqual(p, d)  # identical bodies on both legs
