@@ -8,7 +8,7 @@ pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libyaml
 for what in "$@"; do
   case "$what" in
     build) ;;
-    test) pkgs+=(libcmocka-dev python3 clang-format prometheus nodejs npm openssl) ;;
+    test) pkgs+=(libcmocka-dev python3 clang-format prometheus nodejs npm openssl python3-yaml) ;;
     bench) pkgs+=(nginx-light wrk gnuplot-nox) ;;
     *) echo "deps.sh: unknown group '$what' (build, test, bench)" >&2; exit 2 ;;
   esac
