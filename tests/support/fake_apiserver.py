@@ -25,7 +25,9 @@ Test hooks under /fake/ (never used by the controller):
       how Deployment status follows the spec (kube-controller-manager's job);
   POST /fake/faults {"fail": {"code": 500|429, "count": N}, "drop_watches": true,
                      "wipe_history": true}   injected failures, a restart;
-  GET  /fake/requests   every request served, as [{"method", "path", "query"}].
+  GET  /fake/requests   every request served, as [{"method", "path", "query"}];
+  POST /fake/token {"token": T}   the bearer token required from now on (--token sets
+      the first; without either, no authentication is checked).
 
 Run: fake_apiserver.py [--history N] [--bookmark-interval S] [--gc-delay S]; it prints
 {"port": N} on stdout once it listens.
@@ -135,6 +137,7 @@ class Store:
         self.fail_code, self.fail_count = 0, 0
         self.requests = []
         self.epoch = 0  # bumped by drop_watches / wipe_history
+        self.token = None  # required bearer token, if any
 
     # ---- writes (self.lock held) ----
     def bump(self):
@@ -356,6 +359,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.fake(u.path)
             with st.lock:
                 st.requests.append({"method": self.command, "path": u.path, "query": u.query})
+                if st.token and self.headers.get("Authorization") != "Bearer " + st.token:
+                    raise ApiError(401, "Unauthorized", "Unauthorized")
                 if st.fail_count > 0:
                     st.fail_count -= 1
                     code = st.fail_code
@@ -501,6 +506,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if path == "/fake/deployments":
                 st.deploy_mode = body.get("mode", "instant")
                 st.deploy_delay = float(body.get("delay", 0))
+            elif path == "/fake/token":
+                st.token = body.get("token")
             elif path == "/fake/faults":
                 if "fail" in body:
                     st.fail_code = int(body["fail"].get("code", 500))
@@ -529,8 +536,10 @@ def main():
     ap.add_argument("--history", type=int, default=1000)
     ap.add_argument("--bookmark-interval", type=float, default=1.0)
     ap.add_argument("--gc-delay", type=float, default=0.2)
+    ap.add_argument("--token", default=None)
     a = ap.parse_args()
     Handler.store = Store(a.history, a.bookmark_interval, a.gc_delay)
+    Handler.store.token = a.token
     srv = Server(("127.0.0.1", a.port), Handler)
     print(json.dumps({"port": srv.server_address[1]}), flush=True)
     try:

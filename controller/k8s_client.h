@@ -1,0 +1,56 @@
+/*
+ * k8s_client: the Kubernetes REST API over libcurl, with no client library.
+ *
+ * Requests carry the bearer token of a k8s_config (re-read from its file when
+ * due) and its TLS settings (CA, client certificate, insecure). A 401 makes
+ * the client re-read the token file at once and retry the request one time,
+ * as rotated service-account tokens need. Connections are kept alive in one
+ * libcurl cache shared by every thread. Watches stream through k8s_watch_dec.
+ * Thread-safe after k8s_client_new; the config must outlive the client.
+ */
+#ifndef PDSIM_K8S_CLIENT_H
+#define PDSIM_K8S_CLIENT_H
+
+#include "common/buf.h"
+#include "controller/k8s_config.h"
+#include "controller/k8s_watch.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct k8s_client;
+
+struct k8s_resp {
+    long status;
+    struct buf body;
+};
+
+/* NULL with err on failure (libcurl). */
+struct k8s_client *k8s_client_new(struct k8s_config *cfg, char *err, size_t errlen);
+void k8s_client_free(struct k8s_client *c);
+
+/* Counters for the controller's metrics: requests by verb and status class. */
+unsigned long long k8s_client_requests(struct k8s_client *c, const char *verb, int status_class);
+
+void k8s_resp_init(struct k8s_resp *r);
+void k8s_resp_release(struct k8s_resp *r);
+
+/* method path (with query) and an optional body with its content type.
+ * Returns 0 with the HTTP status in out (any status, errors included), or -1
+ * when the server could not be reached (err says why). */
+int k8s_request(struct k8s_client *c, const char *method, const char *path,
+                const char *content_type, const char *body, struct k8s_resp *out, char *err,
+                size_t errlen);
+
+/* The message of a Kubernetes Status body, or "" (borrowed from a static
+ * buffer per thread). */
+const char *k8s_status_message(const struct k8s_resp *r);
+
+/* Stream a watch (path with ?watch=1&...) into d, events to fn, until the
+ * server ends it (returns 0), an ERROR event (K8S_WATCH_EXPIRED or
+ * K8S_WATCH_FAILED), a non-200 answer (its status, > 2), *stop becoming true
+ * (returns 0 too), or a transport failure (-1, err). */
+int k8s_watch(struct k8s_client *c, const char *path, struct k8s_watch_dec *d, k8s_event_fn fn,
+              void *arg, atomic_bool *stop, char *err, size_t errlen);
+
+#endif
