@@ -23,7 +23,8 @@ It serves the REST paths of any resource (/api/v1/..., /apis/GROUP/VERSION/...) 
 Test hooks under /fake/ (never used by the controller):
   POST /fake/deployments {"mode": "instant"|"delayed"|"stuck", "delay": seconds}
       how Deployment status follows the spec (kube-controller-manager's job);
-  POST /fake/faults {"fail": {"code": 500|429, "count": N}, "drop_watches": true,
+  POST /fake/faults {"fail": {"code": 500|429, "count": N, "only_watch": bool},
+                     "drop_watches": true,
                      "wipe_history": true}   injected failures, a restart;
   GET  /fake/requests   every request served, as [{"method", "path", "query"}];
   POST /fake/token {"token": T}   the bearer token required from now on (--token sets
@@ -134,7 +135,7 @@ class Store:
         self.bookmark_interval = bookmark_interval
         self.gc_delay = gc_delay
         self.deploy_mode, self.deploy_delay = "instant", 0.0
-        self.fail_code, self.fail_count = 0, 0
+        self.fail_code, self.fail_count, self.fail_only_watch = 0, 0, False
         self.requests = []
         self.epoch = 0  # bumped by drop_watches / wipe_history
         self.token = None  # required bearer token, if any
@@ -361,7 +362,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.requests.append({"method": self.command, "path": u.path, "query": u.query})
                 if st.token and self.headers.get("Authorization") != "Bearer " + st.token:
                     raise ApiError(401, "Unauthorized", "Unauthorized")
-                if st.fail_count > 0:
+                is_watch = "watch=1" in u.query or "watch=true" in u.query
+                if st.fail_count > 0 and (is_watch or not st.fail_only_watch):
                     st.fail_count -= 1
                     code = st.fail_code
                     raise ApiError(code, "TooManyRequests" if code == 429 else "InternalError",
@@ -512,6 +514,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if "fail" in body:
                     st.fail_code = int(body["fail"].get("code", 500))
                     st.fail_count = int(body["fail"].get("count", 1))
+                    st.fail_only_watch = bool(body["fail"].get("only_watch", False))
                 if body.get("drop_watches"):
                     st.epoch += 1
                 if body.get("wipe_history"):
