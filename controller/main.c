@@ -1,0 +1,311 @@
+/*
+ * pdsim-controller: watches PDSimulations and reconciles their Deployments,
+ * Services and status. Informers feed a work queue of keys; one worker
+ * reconciles (never one key twice at once); failures retry with per-key
+ * exponential backoff. /healthz, /readyz and /metrics on the probe address.
+ */
+#include "common/httpd.h"
+#include "common/log.h"
+#include "common/prom.h"
+#include "controller/informer.h"
+#include "controller/k8s_client.h"
+#include "controller/reconcile.h"
+#include "controller/workqueue.h"
+
+#include <civetweb.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct ctl {
+    struct reconciler r;
+    struct wq *q;
+    _Atomic unsigned long long ok, failed;
+    struct prom_hist duration;
+};
+
+static const double bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30};
+
+/* A PDSimulation event: its key. A child's event: its controlling owner's. */
+static void enqueue(struct ctl *c, const cJSON *obj)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    const cJSON *ns = cJSON_GetObjectItemCaseSensitive(md, "namespace");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(obj, "kind");
+    const char *name = NULL;
+    if (cJSON_IsString(kind) && strcmp(kind->valuestring, "PDSimulation") == 0) {
+        name = cJSON_GetObjectItemCaseSensitive(md, "name")->valuestring;
+    } else {
+        const cJSON *ref;
+        cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(md, "ownerReferences"))
+        {
+            const cJSON *k = cJSON_GetObjectItemCaseSensitive(ref, "kind");
+            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ref, "controller")) &&
+                cJSON_IsString(k) && strcmp(k->valuestring, "PDSimulation") == 0)
+                name = cJSON_GetObjectItemCaseSensitive(ref, "name")->valuestring;
+        }
+    }
+    if (!name || !cJSON_IsString(ns))
+        return;
+    char key[600];
+    snprintf(key, sizeof(key), "%s/%s", ns->valuestring, name);
+    wq_add(c->q, key);
+}
+
+static void on_event(void *arg, enum k8s_event t, const cJSON *obj)
+{
+    (void)t;
+    enqueue(arg, obj);
+}
+
+static void *worker(void *arg)
+{
+    struct ctl *c = arg;
+    char key[600], err[1024];
+    while (wq_get(c->q, key, sizeof(key))) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        err[0] = '\0';
+        int rc = reconcile(&c->r, key, err, sizeof(err));
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        prom_hist_observe(&c->duration,
+                          (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+        if (rc < 0) {
+            atomic_fetch_add(&c->failed, 1);
+            log_warn("reconcile failed", LOG_STR("key", key), LOG_STR("error", err),
+                     LOG_INT("retries", wq_failures(c->q, key)));
+            wq_add_rate_limited(c->q, key);
+        } else {
+            atomic_fetch_add(&c->ok, 1);
+            wq_forget(c->q, key);
+        }
+        wq_done(c->q, key);
+    }
+    return NULL;
+}
+
+static int on_http(struct mg_connection *conn, void *cbdata)
+{
+    struct ctl *c = cbdata;
+    const char *uri = mg_get_request_info(conn)->local_uri;
+    if (strcmp(uri, "/healthz") == 0) {
+        httpd_send(conn, 200, "text/plain", "", "ok", 2);
+        return 200;
+    }
+    if (strcmp(uri, "/readyz") == 0) {
+        bool ready = informer_synced(c->r.pdsims) && informer_synced(c->r.deployments) &&
+                     informer_synced(c->r.services);
+        httpd_send(conn, ready ? 200 : 503, "text/plain", "", ready ? "ok" : "informers syncing",
+                   ready ? 2 : 17);
+        return ready ? 200 : 503;
+    }
+    if (strcmp(uri, "/metrics") == 0) {
+        struct buf b;
+        buf_init(&b, BUF_NOCAP);
+        int rc = prom_write_header(&b, "pdsim_controller_reconcile_total", "Reconciles by result.",
+                                   "counter");
+        rc = rc ? rc
+                : prom_write_sample(&b, "pdsim_controller_reconcile_total", "result=\"success\"",
+                                    (double)atomic_load(&c->ok));
+        rc = rc ? rc
+                : prom_write_sample(&b, "pdsim_controller_reconcile_total", "result=\"error\"",
+                                    (double)atomic_load(&c->failed));
+        rc = rc ? rc
+                : prom_write_header(&b, "pdsim_controller_reconcile_duration_seconds",
+                                    "Reconcile duration.", "histogram");
+        rc = rc ? rc
+                : prom_write_hist(&b, "pdsim_controller_reconcile_duration_seconds", "",
+                                  &c->duration);
+        rc = rc ? rc
+                : prom_write_header(&b, "pdsim_controller_queue_depth", "Keys waiting.", "gauge");
+        rc = rc ? rc
+                : prom_write_sample(&b, "pdsim_controller_queue_depth", "", (double)wq_len(c->q));
+        rc = rc ? rc
+                : prom_write_header(&b, "pdsim_controller_watch_restarts_total",
+                                    "Watches restarted, by kind.", "counter");
+        struct informer *infs[] = {c->r.pdsims, c->r.deployments, c->r.services};
+        const char *names[] = {"kind=\"PDSimulation\"", "kind=\"Deployment\"", "kind=\"Service\""};
+        for (int i = 0; i < 3 && rc == 0; i++)
+            rc = prom_write_sample(&b, "pdsim_controller_watch_restarts_total", names[i],
+                                   (double)informer_watch_restarts(infs[i]));
+        rc = rc ? rc
+                : prom_write_header(&b, "pdsim_controller_api_requests_total",
+                                    "API server requests by verb and status class.", "counter");
+        static const char *const verbs[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "WATCH"};
+        for (int v = 0; v < 6 && rc == 0; v++) {
+            for (int k = 0; k < 6 && rc == 0; k++) {
+                unsigned long long n = k8s_client_requests(c->r.client, verbs[v], k);
+                if (!n)
+                    continue;
+                char l[64];
+                snprintf(l, sizeof(l), "verb=\"%s\",code=\"%s\"", verbs[v],
+                         k ? (const char *[]){"", "1xx", "2xx", "3xx", "4xx", "5xx"}[k] : "none");
+                rc = prom_write_sample(&b, "pdsim_controller_api_requests_total", l, (double)n);
+            }
+        }
+        httpd_send(conn, 200, "text/plain; version=0.0.4", "", buf_str(&b), b.len);
+        buf_release(&b);
+        return 200;
+    }
+    httpd_send(conn, 404, "text/plain", "", "not found", 9);
+    return 404;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: pdsim-controller [flags]\n\n"
+               "  --kubeconfig PATH             kubeconfig (default: $KUBECONFIG, in-cluster, "
+               "~/.kube/config)\n"
+               "  --namespace NS                watch one namespace (default: all)\n"
+               "  --image IMAGE                 pdsim image for the children (required unless "
+               "every spec.image is set)\n"
+               "  --image-pull-policy POLICY    Always, IfNotPresent or Never\n"
+               "  --health-probe-bind-address A host:port of /healthz, /readyz, /metrics "
+               "(default 0.0.0.0:8081)\n"
+               "  --v N                         log verbosity: 1 warn, 2 info, 4 debug\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *kubeconfig = NULL, *ns = NULL, *image = NULL, *pull = NULL;
+    const char *probe = "0.0.0.0:8081";
+    int v = 2;
+    static const struct option opts[] = {{"kubeconfig", required_argument, 0, 'k'},
+                                         {"namespace", required_argument, 0, 'n'},
+                                         {"image", required_argument, 0, 'i'},
+                                         {"image-pull-policy", required_argument, 0, 'p'},
+                                         {"health-probe-bind-address", required_argument, 0, 'h'},
+                                         {"v", required_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'H'},
+                                         {0, 0, 0, 0}};
+    log_set_component("controller");
+    opterr = 0;
+    for (int o; (o = getopt_long_only(argc, argv, "", opts, NULL)) != -1;) {
+        switch (o) {
+        case 'k':
+            kubeconfig = optarg;
+            break;
+        case 'n':
+            ns = *optarg ? optarg : NULL;
+            break;
+        case 'i':
+            image = optarg;
+            break;
+        case 'p':
+            if (strcmp(optarg, "Always") && strcmp(optarg, "IfNotPresent") &&
+                strcmp(optarg, "Never")) {
+                fprintf(stderr,
+                        "pdsim-controller: --image-pull-policy: \"%s\" is not Always, IfNotPresent "
+                        "or Never\n",
+                        optarg);
+                return 2;
+            }
+            pull = optarg;
+            break;
+        case 'h':
+            probe = optarg;
+            break;
+        case 'v':
+            v = atoi(optarg);
+            break;
+        case 'H':
+            usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "pdsim-controller: unknown flag or missing value: %s (see --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    log_set_level(log_level_from_v(v));
+    char host[256] = "0.0.0.0", err[1024];
+    int port = 8081;
+    const char *colon = strrchr(probe, ':');
+    if (!colon || sscanf(colon + 1, "%d", &port) != 1 || port < 0 || port > 65535) {
+        fprintf(stderr, "pdsim-controller: --health-probe-bind-address: \"%s\" is not host:port\n",
+                probe);
+        return 2;
+    }
+    if (colon > probe)
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - probe), probe);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct k8s_config cfg;
+    if (k8s_config_load(&cfg, kubeconfig, NULL, err, sizeof(err)) < 0) {
+        fprintf(stderr, "pdsim-controller: %s\n", err);
+        k8s_config_release(&cfg);
+        return 1;
+    }
+    struct ctl c = {.q = wq_new(0.005, 1000)};
+    prom_hist_init(&c.duration, bounds, sizeof(bounds) / sizeof(bounds[0]));
+    c.r.client = k8s_client_new(&cfg, err, sizeof(err));
+    c.r.opts = (struct pd_opts){.image = image, .pull_policy = pull};
+    char pd_path[512], dep_path[512], svc_path[512];
+    if (ns) {
+        snprintf(pd_path, sizeof(pd_path), "/apis/pdsim.io/v1alpha1/namespaces/%s/pdsimulations",
+                 ns);
+        snprintf(dep_path, sizeof(dep_path), "/apis/apps/v1/namespaces/%s/deployments", ns);
+        snprintf(svc_path, sizeof(svc_path), "/api/v1/namespaces/%s/services", ns);
+    } else {
+        snprintf(pd_path, sizeof(pd_path), "/apis/pdsim.io/v1alpha1/pdsimulations");
+        snprintf(dep_path, sizeof(dep_path), "/apis/apps/v1/deployments");
+        snprintf(svc_path, sizeof(svc_path), "/api/v1/services");
+    }
+    const char *sel = "app.kubernetes.io/managed-by=pdsim-controller";
+    struct informer_opts po = {.path = pd_path}, dopts = {.path = dep_path, .label_selector = sel},
+                         so = {.path = svc_path, .label_selector = sel};
+    c.r.pdsims = informer_start(c.r.client, &po, on_event, &c);
+    c.r.deployments = informer_start(c.r.client, &dopts, on_event, &c);
+    c.r.services = informer_start(c.r.client, &so, on_event, &c);
+
+    mg_init_library(0);
+    struct httpd_opts ho = {
+        .host = host, .port = port, .threads = 4, .handler = on_http, .handler_data = &c};
+    int real_port = 0;
+    struct mg_context *http = httpd_start(&ho, NULL, &real_port, err, sizeof(err));
+    if (!http) {
+        fprintf(stderr, "pdsim-controller: --health-probe-bind-address: %s\n", err);
+        return 1;
+    }
+    log_info("listening", LOG_STR("host", host), LOG_INT("port", real_port),
+             LOG_STR("api_server", cfg.server), LOG_STR("config", cfg.source),
+             LOG_STR("namespace", ns ? ns : ""));
+    /* Reconcile only once the stores are filled, as controller-runtime waits
+     * for cache sync: a half-empty store would look like missing children. */
+    while (!(informer_synced(c.r.pdsims) && informer_synced(c.r.deployments) &&
+             informer_synced(c.r.services))) {
+        struct timespec t = {0, 20 * 1000000L}, zero = {0, 0};
+        if (sigtimedwait(&set, NULL, &zero) > 0)
+            goto stop;
+        nanosleep(&t, NULL);
+    }
+    pthread_t w;
+    pthread_create(&w, NULL, worker, &c);
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_info("shutting down", LOG_INT("signal", sig));
+    wq_shutdown(c.q);
+    pthread_join(w, NULL); /* the reconcile in flight finishes */
+stop:
+    informer_stop(c.r.pdsims);
+    informer_stop(c.r.deployments);
+    informer_stop(c.r.services);
+    httpd_stop(http);
+    mg_exit_library();
+    k8s_client_free(c.r.client);
+    k8s_config_release(&cfg);
+    wq_free(c.q);
+    prom_hist_release(&c.duration);
+    log_info("stopped");
+    return 0;
+}

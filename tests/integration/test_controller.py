@@ -1,0 +1,163 @@
+"""pdsim-controller against the fake API server: children, status, idleness, drift,
+spec changes, an invalid spec, probes and metrics, shutdown."""
+
+import json
+import os
+import sys
+import tempfile
+import time
+import unittest
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Proc, http_request  # noqa: E402
+from test_fake_apiserver import Fake, eventually  # noqa: E402
+
+CONTROLLER = os.environ.get("PDSIM_CONTROLLER", "build/controller/pdsim-controller")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+PD = "/apis/pdsim.io/v1alpha1/namespaces/default/pdsimulations"
+DEP = "/apis/apps/v1/namespaces/default/deployments"
+SVC = "/api/v1/namespaces/default/services"
+
+
+class ControllerTest(unittest.TestCase):
+    def setUp(self):
+        self.fake = Fake("--bookmark-interval", "0.5")
+        self.dir = tempfile.mkdtemp()
+        kc = os.path.join(self.dir, "kc.yaml")
+        with open(kc, "w") as f:
+            f.write("current-context: c\nclusters: [{name: f, cluster: {server: "
+                    "'http://127.0.0.1:%d'}}]\ncontexts: [{name: c, context: {cluster: f}}]\n"
+                    % self.fake.port)
+        self.ctl = Proc(CONTROLLER, ["--kubeconfig", kc, "--namespace", "default", "--image",
+                                     "ghcr.io/pdsim/pdsim:test", "--health-probe-bind-address",
+                                     "127.0.0.1:0", "--v", "4"], base=False)
+
+    def tearDown(self):
+        rc = self.ctl.stop()
+        self.fake.stop()
+        os.system("rm -rf " + self.dir)
+        self.assertEqual(rc, 0, self.ctl.lines[-10:])
+
+    def get(self, path):
+        st, obj = self.fake.req("GET", path)
+        return obj if st == 200 else None
+
+    def condition(self, name, type_):
+        pd = self.get(PD + "/" + name) or {}
+        for c in (pd.get("status") or {}).get("conditions", []):
+            if c["type"] == type_:
+                return c
+        return None
+
+    def edit(self, name, change):
+        """GET, change, PUT; again on 409 (the controller writes status meanwhile)."""
+        for _ in range(20):
+            pd = self.get(PD + "/" + name)
+            change(pd)
+            st, _ = self.fake.req("PUT", PD + "/" + name, pd)
+            if st == 200:
+                return
+            self.assertEqual(st, 409)
+        self.fail("could not update %s" % name)
+
+    def writes(self):
+        return [r for r in self.fake.req("GET", "/fake/requests")[1] if r["method"] != "GET"]
+
+    def test_lifecycle(self):
+        f = self.fake
+        with open(os.path.join(ROOT, "manifests/examples/vllm-sim.yaml")) as fh:
+            cr = yaml.safe_load(fh)
+        self.assertEqual(f.req("POST", PD, cr)[0], 201)
+        d = eventually(lambda: self.get(DEP + "/vllm-sim-d"), lambda d: d is not None)
+        p = eventually(lambda: self.get(DEP + "/vllm-sim-p"), lambda d: d is not None)
+        for svc in ("vllm-sim-p-service", "vllm-sim-d-service"):
+            eventually(lambda: self.get(SVC + "/" + svc), lambda s: s is not None)
+        sidecar = d["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual(sidecar["name"], "sidecar")
+        self.assertIn("--default-prefiller=vllm-sim-p-service:8000", sidecar["args"])
+        self.assertIn("--prefill-time-per-token=200ms",
+                      p["spec"]["template"]["spec"]["containers"][0]["args"])
+        self.assertEqual(d["metadata"]["ownerReferences"][0]["uid"],
+                         self.get(PD + "/vllm-sim")["metadata"]["uid"])
+        # The fake's deployment controller makes them available: Ready.
+        eventually(lambda: self.condition("vllm-sim", "Ready"),
+                   lambda c: c and c["status"] == "True")
+        st = self.get(PD + "/vllm-sim")["status"]
+        self.assertEqual((st["phase"], st["prefill"]["summary"], st["decode"]["summary"]),
+                         ("Ready", "1/1", "1/1"))
+        self.assertEqual(st["endpoint"], "vllm-sim-d-service.default.svc:8000")
+
+        # Idle: no writes at all.
+        time.sleep(1.0)
+        before = len(self.writes())
+        time.sleep(2.0)
+        self.assertEqual(len(self.writes()), before, self.writes()[before:])
+
+        # Drift: a deleted Service and an edited Deployment come back.
+        f.req("DELETE", SVC + "/vllm-sim-d-service")
+        eventually(lambda: self.get(SVC + "/vllm-sim-d-service"), lambda s: s is not None)
+        f.req("PATCH", DEP + "/vllm-sim-d", {"spec": {"replicas": 7}},
+              "application/merge-patch+json")
+        eventually(lambda: self.get(DEP + "/vllm-sim-d")["spec"]["replicas"], lambda n: n == 1)
+
+        # A spec change rolls the children; status follows the new generation.
+        self.edit("vllm-sim", lambda pd: pd["spec"]["decode"].update(replicas=3))
+        eventually(lambda: self.get(DEP + "/vllm-sim-d")["spec"]["replicas"], lambda n: n == 3)
+        eventually(lambda: self.get(PD + "/vllm-sim")["status"],
+                   lambda s: s["observedGeneration"] == 2 and s["decode"]["summary"] == "3/3"
+                   and s["phase"] == "Ready")
+
+        # A rollout that cannot finish: Ready False, Progressing True.
+        f.req("POST", "/fake/deployments", {"mode": "stuck"})
+        self.edit("vllm-sim", lambda pd: pd["spec"]["prefill"].update(replicas=2))
+        eventually(lambda: self.condition("vllm-sim", "Ready"),
+                   lambda c: c["status"] == "False" and c["reason"] == "ReplicasNotAvailable")
+        self.assertEqual(self.condition("vllm-sim", "Progressing")["status"], "True")
+
+        # Probes and metrics.
+        port = self.ctl.port
+        self.assertEqual(http_request(port, "GET", "/healthz")[0], 200)
+        self.assertEqual(http_request(port, "GET", "/readyz")[0], 200)
+        metrics = http_request(port, "GET", "/metrics")[2].decode()
+        self.assertIn('pdsim_controller_reconcile_total{result="success"}', metrics)
+        self.assertIn('pdsim_controller_api_requests_total{verb="PATCH",code="2xx"}', metrics)
+
+    def test_invalid_spec_is_degraded(self):
+        f = self.fake
+        bad = {"apiVersion": "pdsim.io/v1alpha1", "kind": "PDSimulation",
+               "metadata": {"name": "bad"}, "spec": {"model": "m", "simulator": {"port": 1}}}
+        f.req("POST", PD, bad)
+        c = eventually(lambda: self.condition("bad", "Degraded"),
+                       lambda c: c and c["status"] == "True")
+        self.assertEqual(c["reason"], "InvalidSpec")
+        self.assertIn("spec.simulator.port", c["message"])
+        self.assertIsNone(self.get(DEP + "/bad-d"))
+        self.assertEqual(self.get(PD + "/bad")["status"]["phase"], "Degraded")
+        # The controller keeps serving other resources.
+        good = {"apiVersion": "pdsim.io/v1alpha1", "kind": "PDSimulation",
+                "metadata": {"name": "good"}, "spec": {"model": "m"}}
+        f.req("POST", PD, good)
+        eventually(lambda: self.condition("good", "Ready"),
+                   lambda c: c and c["status"] == "True")
+
+
+class FlagTest(unittest.TestCase):
+    def test_bad_flags(self):
+        import subprocess
+        for args, name in ((["--bogus"], "--bogus"),
+                           (["--image-pull-policy", "Sometimes"], "--image-pull-policy"),
+                           (["--health-probe-bind-address", "nowhere"],
+                            "--health-probe-bind-address"),
+                           (["--kubeconfig", "/nonexistent.yaml"], "/nonexistent.yaml")):
+            p = subprocess.run([CONTROLLER] + args, capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0, args)
+            self.assertIn(name, p.stderr, args)
+        p = subprocess.run([CONTROLLER, "--help"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("--namespace", p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
