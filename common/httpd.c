@@ -3,6 +3,8 @@
 #include "common/xalloc.h"
 
 #include <civetweb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,15 @@ static int allow_all(struct mg_connection *c, void *cbdata)
     (void)c;
     (void)cbdata;
     return 1;
+}
+
+void httpd_block_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }
 
 /* The options of the httpd_start running on this thread: civetweb calls

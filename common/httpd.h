@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 
+#include <signal.h>
 #include <stddef.h>
 
 struct mg_connection;
@@ -34,6 +35,11 @@ struct httpd_opts {
     int (*handler)(struct mg_connection *c, void *cbdata);
     void *handler_data;
 };
+
+/* For a server's main(), before any thread starts: block SIGTERM and SIGINT
+ * in every thread (set receives them, for sigwait) and ignore SIGPIPE, so a
+ * client that hangs up mid-write is an error return, not a death. */
+void httpd_block_stop_signals(sigset_t *set);
 
 /* Start a server. Returns the context (stop with httpd_stop) and the real
  * port in *port, or NULL with a reason in err. callbacks may be NULL. */

@@ -234,11 +234,7 @@ int main(int argc, char **argv)
         snprintf(host, sizeof(host), "%.*s", (int)(colon - probe), probe);
 
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    httpd_block_stop_signals(&set);
 
     struct k8s_config cfg;
     if (k8s_config_load(&cfg, kubeconfig, NULL, err, sizeof(err)) < 0) {

@@ -3,6 +3,7 @@
  * server, then waits for SIGTERM/SIGINT and lets in-flight requests finish
  * (60 s at most, as upstream's graceful shutdown).
  */
+#include "common/httpd.h"
 #include "common/log.h"
 #include "sidecar/sc_config.h"
 #include "sidecar/sc_proxy.h"
@@ -45,11 +46,7 @@ int main(int argc, char **argv)
     log_set_level(log_level_from_v((int)cfg.v));
 
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    httpd_block_stop_signals(&set);
 
     if (sc_up_global_init() != 0) {
         fprintf(stderr, "pdsim-sidecar: cannot initialise libcurl\n");

@@ -2,6 +2,7 @@
  * pdsim-simulator: wires the configuration, logging and the HTTP server,
  * then waits for SIGTERM/SIGINT and drains in-flight requests.
  */
+#include "common/httpd.h"
 #include "common/log.h"
 #include "simulator/sim_config.h"
 #include "simulator/sim_server.h"
@@ -66,11 +67,7 @@ int main(int argc, char **argv)
 
     /* Block the stop signals in every thread; main takes them with sigwait. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    httpd_block_stop_signals(&set);
 
     mg_init_library(0);
     struct sim_server *srv = sim_server_start(&cfg, err, sizeof(err));

@@ -2,6 +2,7 @@
  * after dropped and timed-out watches, relist after 410 (with DELETED for
  * objects that vanished meanwhile), retries while the server fails. */
 #include "controller/informer.h"
+#include "fake_k8s.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,16 +18,9 @@
 
 #include <cmocka.h>
 
-#ifndef FAKE_APISERVER
-#error FAKE_APISERVER must name tests/support/fake_apiserver.py
-#endif
-
 #define PD "/apis/pdsim.io/v1alpha1/namespaces/default/pdsimulations"
 
-static FILE *fake;
-static int fake_pid;
-static char dir[64];
-static struct k8s_config cfg;
+static struct fake_k8s fk;
 static struct k8s_client *cl;
 
 /* What the handler saw, as "A:name", "M:name", "D:name". */
@@ -87,39 +81,16 @@ static void create(const char *name)
 static int setup(void **state)
 {
     (void)state;
-    fake = popen("echo $$; exec /usr/bin/python3 " FAKE_APISERVER
-                 " --history 10 --bookmark-interval 0.2",
-                 "r");
-    int port;
-    if (!fake || fscanf(fake, "%d {\"port\": %d}", &fake_pid, &port) != 2)
+    if (fake_k8s_start(&fk, "--history 10 --bookmark-interval 0.2", NULL) < 0)
         return -1;
-    snprintf(dir, sizeof(dir), "/tmp/pdsim-inf-XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    char path[256], err[512];
-    snprintf(path, sizeof(path), "%s/kc.yaml", dir);
-    FILE *f = fopen(path, "w");
-    fprintf(f,
-            "current-context: c\nclusters: [{name: f, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
-            "contexts: [{name: c, context: {cluster: f}}]\n",
-            port);
-    fclose(f);
-    if (k8s_config_load(&cfg, path, NULL, err, sizeof(err)) < 0)
-        return -1;
-    cl = k8s_client_new(&cfg, err, sizeof(err));
-    return cl ? 0 : -1;
+    cl = fk.client;
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    k8s_client_free(cl);
-    k8s_config_release(&cfg);
-    kill(fake_pid, SIGTERM);
-    pclose(fake);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fake_k8s_stop(&fk);
 }
 
 static void test_list_watch_resume_relist(void **state)

@@ -2,6 +2,7 @@
  * requests, Status errors, token rotation after a 401, watches (events,
  * resourceVersion, bookmarks, 410, stop), and an unreachable server. */
 #include "controller/k8s_client.h"
+#include "fake_k8s.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,66 +18,27 @@
 
 #include <cmocka.h>
 
-#ifndef FAKE_APISERVER
-#error FAKE_APISERVER must name tests/support/fake_apiserver.py
-#endif
-
-static FILE *fake;
-static int fake_pid, fake_port;
-static char dir[64];
-static struct k8s_config cfg;
+static struct fake_k8s fk;
 static struct k8s_client *cl;
 
 static void write_file(const char *name, const char *text)
 {
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    assert_int_equal(fake_k8s_write(&fk, name, text), 0);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    fake = popen("echo $$; exec /usr/bin/python3 " FAKE_APISERVER
-                 " --token t1 --history 20 --bookmark-interval 0.2",
-                 "r");
-    if (!fake || fscanf(fake, "%d {\"port\": %d}", &fake_pid, &fake_port) != 2)
+    if (fake_k8s_start(&fk, "--history 20 --bookmark-interval 0.2", "t1") < 0)
         return -1;
-    snprintf(dir, sizeof(dir), "/tmp/pdsim-k8sc-XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    char kc[1024];
-    snprintf(kc, sizeof(kc),
-             "current-context: fake\n"
-             "clusters: [{name: f, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
-             "contexts: [{name: fake, context: {cluster: f, user: u, namespace: default}}]\n"
-             "users: [{name: u, user: {tokenFile: token}}]\n",
-             fake_port);
-    write_file("kc.yaml", kc);
-    write_file("token", "t1\n");
-    char path[256], err[512];
-    snprintf(path, sizeof(path), "%s/kc.yaml", dir);
-    if (k8s_config_load(&cfg, path, NULL, err, sizeof(err)) < 0)
-        return -1;
-    cl = k8s_client_new(&cfg, err, sizeof(err));
-    return cl ? 0 : -1;
+    cl = fk.client;
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    k8s_client_free(cl);
-    k8s_config_release(&cfg);
-    if (fake_pid > 0)
-        kill(fake_pid, SIGTERM);
-    if (fake)
-        pclose(fake);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fake_k8s_stop(&fk);
 }
 
 #define PD "/apis/pdsim.io/v1alpha1/namespaces/default/pdsimulations"
@@ -233,10 +195,7 @@ static void test_watch_stop_and_unreachable(void **state)
     assert_true(b.tv_sec - a.tv_sec < 5); /* stopped, not the 30 s timeout */
     k8s_watch_dec_release(&d);
 
-    kill(fake_pid, SIGTERM);
-    pclose(fake);
-    fake = NULL;
-    fake_pid = 0;
+    fake_k8s_kill(&fk);
     struct k8s_resp r;
     k8s_resp_init(&r);
     assert_int_equal(k8s_request(cl, "GET", PD, NULL, NULL, &r, err, sizeof(err)), -1);
