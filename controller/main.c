@@ -9,6 +9,7 @@
 #include "common/prom.h"
 #include "controller/informer.h"
 #include "controller/k8s_client.h"
+#include "controller/leader.h"
 #include "controller/reconcile.h"
 #include "controller/workqueue.h"
 
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct ctl {
     struct reconciler r;
@@ -60,6 +62,23 @@ static void on_event(void *arg, enum k8s_event t, const cJSON *obj)
 {
     (void)t;
     enqueue(arg, obj);
+}
+
+struct sig_arg {
+    sigset_t *set;
+    atomic_bool *stop;
+    struct wq *q;
+};
+
+static void *signal_thread(void *arg)
+{
+    struct sig_arg *a = arg;
+    int sig = 0;
+    sigwait(a->set, &sig);
+    log_info("shutting down", LOG_INT("signal", sig));
+    atomic_store(a->stop, true);
+    wq_shutdown(a->q);
+    return NULL;
 }
 
 static void *worker(void *arg)
@@ -166,13 +185,18 @@ static void usage(FILE *f)
                "  --image-pull-policy POLICY    Always, IfNotPresent or Never\n"
                "  --health-probe-bind-address A host:port of /healthz, /readyz, /metrics "
                "(default 0.0.0.0:8081)\n"
+               "  --leader-elect[=true|false]   hold a Lease before reconciling (default false)\n"
+               "  --leader-election-namespace NS  the Lease's namespace (default: the "
+               "config's, else default)\n"
+               "  --leader-election-id NAME     the Lease's name (default pdsim-controller)\n"
                "  --v N                         log verbosity: 1 warn, 2 info, 4 debug\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *kubeconfig = NULL, *ns = NULL, *image = NULL, *pull = NULL;
-    const char *probe = "0.0.0.0:8081";
+    const char *probe = "0.0.0.0:8081", *le_ns = NULL, *le_id = "pdsim-controller";
+    bool leader_elect = false;
     int v = 2;
     static const struct option opts[] = {{"kubeconfig", required_argument, 0, 'k'},
                                          {"namespace", required_argument, 0, 'n'},
@@ -180,6 +204,9 @@ int main(int argc, char **argv)
                                          {"image-pull-policy", required_argument, 0, 'p'},
                                          {"health-probe-bind-address", required_argument, 0, 'h'},
                                          {"v", required_argument, 0, 'v'},
+                                         {"leader-elect", optional_argument, 0, 'L'},
+                                         {"leader-election-namespace", required_argument, 0, 'N'},
+                                         {"leader-election-id", required_argument, 0, 'I'},
                                          {"help", no_argument, 0, 'H'},
                                          {0, 0, 0, 0}};
     log_set_component("controller");
@@ -211,6 +238,23 @@ int main(int argc, char **argv)
             break;
         case 'v':
             v = atoi(optarg);
+            break;
+        case 'L':
+            if (!optarg || strcmp(optarg, "true") == 0) {
+                leader_elect = true;
+            } else if (strcmp(optarg, "false") == 0) {
+                leader_elect = false;
+            } else {
+                fprintf(stderr, "pdsim-controller: --leader-elect: \"%s\" is not true or false\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'N':
+            le_ns = optarg;
+            break;
+        case 'I':
+            le_id = optarg;
             break;
         case 'H':
             usage(stdout);
@@ -276,23 +320,50 @@ int main(int argc, char **argv)
     log_info("listening", LOG_STR("host", host), LOG_INT("port", real_port),
              LOG_STR("api_server", cfg.server), LOG_STR("config", cfg.source),
              LOG_STR("namespace", ns ? ns : ""));
+    /* SIGTERM/SIGINT from here on: a thread turns them into the stop flag. */
+    static atomic_bool stopping;
+    struct sig_arg sa = {&set, &stopping, c.q};
+    pthread_t st;
+    pthread_create(&st, NULL, signal_thread, &sa);
+    pthread_detach(st);
     /* Reconcile only once the stores are filled, as controller-runtime waits
      * for cache sync: a half-empty store would look like missing children. */
-    while (!(informer_synced(c.r.pdsims) && informer_synced(c.r.deployments) &&
+    while (!atomic_load(&stopping) &&
+           !(informer_synced(c.r.pdsims) && informer_synced(c.r.deployments) &&
              informer_synced(c.r.services))) {
-        struct timespec t = {0, 20 * 1000000L}, zero = {0, 0};
-        if (sigtimedwait(&set, NULL, &zero) > 0)
-            goto stop;
+        struct timespec t = {0, 20 * 1000000L};
         nanosleep(&t, NULL);
     }
-    pthread_t w;
-    pthread_create(&w, NULL, worker, &c);
-    int sig = 0;
-    sigwait(&set, &sig);
-    log_info("shutting down", LOG_INT("signal", sig));
-    wq_shutdown(c.q);
-    pthread_join(w, NULL); /* the reconcile in flight finishes */
-stop:
+    struct leader *lead = NULL;
+    if (leader_elect) {
+        char identity[300], hostname[200] = "pdsim-controller";
+        gethostname(hostname, sizeof(hostname) - 1);
+        snprintf(identity, sizeof(identity), "%s_%d",
+                 getenv("POD_NAME") ? getenv("POD_NAME") : hostname, (int)getpid());
+        lead = leader_new(c.r.client,
+                          le_ns           ? le_ns
+                          : cfg.namespace ? cfg.namespace
+                                          : "default",
+                          le_id, identity, 0, 0, 0);
+        leader_acquire(lead, &stopping); /* returns at once when stopping */
+    }
+    int rc = 0;
+    if (!atomic_load(&stopping)) {
+        pthread_t w;
+        pthread_create(&w, NULL, worker, &c);
+        while (!atomic_load(&stopping)) {
+            if (lead && leader_lost(lead)) {
+                log_error("leadership lost: exiting so that another replica leads");
+                rc = 1;
+                break;
+            }
+            struct timespec t = {0, 50 * 1000000L};
+            nanosleep(&t, NULL);
+        }
+        wq_shutdown(c.q);
+        pthread_join(w, NULL); /* the reconcile in flight finishes */
+    }
+    leader_release(lead);
     informer_stop(c.r.pdsims);
     informer_stop(c.r.deployments);
     informer_stop(c.r.services);
@@ -303,5 +374,5 @@ stop:
     wq_free(c.q);
     prom_hist_release(&c.duration);
     log_info("stopped");
-    return 0;
+    return rc;
 }

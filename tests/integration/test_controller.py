@@ -143,6 +143,60 @@ class ControllerTest(unittest.TestCase):
                    lambda c: c and c["status"] == "True")
 
 
+class LeaderElectionTest(unittest.TestCase):
+    def test_one_leader_and_handover(self):
+        fake = Fake()
+        d = tempfile.mkdtemp()
+        kc = os.path.join(d, "kc.yaml")
+        with open(kc, "w") as f:
+            f.write("current-context: c\nclusters: [{name: f, cluster: {server: "
+                    "'http://127.0.0.1:%d'}}]\ncontexts: [{name: c, context: {cluster: f}}]\n"
+                    % fake.port)
+        args = ["--kubeconfig", kc, "--namespace", "default", "--image", "img",
+                "--health-probe-bind-address", "127.0.0.1:0", "--leader-elect",
+                "--leader-election-namespace", "default"]
+        a = Proc(CONTROLLER, args, base=False)
+        b = Proc(CONTROLLER, args, base=False)
+        try:
+            leaders = lambda: [p for p in (a, b)
+                               if any(j.get("msg") == "became leader" for j in p.logs())]
+            eventually(leaders, lambda l: len(l) == 1)
+            time.sleep(2.5)  # a renew period later there is still one leader
+            self.assertEqual(len(leaders()), 1)
+            first = leaders()[0]
+            other = b if first is a else a
+            lease = self_get(fake, "/apis/coordination.k8s.io/v1/namespaces/default/leases/"
+                             "pdsim-controller")
+            self.assertEqual(lease["spec"]["leaseDurationSeconds"], 15)
+            # Both are ready (readiness does not depend on leadership).
+            for p in (a, b):
+                eventually(lambda: http_request(p.port, "GET", "/readyz")[0], lambda s: s == 200)
+            fake.req("POST", PD, {"metadata": {"name": "x"}, "spec": {"model": "m"}})
+            eventually(lambda: fake.req("GET", DEP + "/x-d")[0], lambda s: s == 200)
+            # The leader stops and gives the Lease up: the other takes over at once.
+            t0 = time.monotonic()
+            self.assertEqual(first.stop(), 0)
+            eventually(lambda: any(j.get("msg") == "became leader" for j in other.logs()),
+                       lambda ok: ok)
+            self.assertLess(time.monotonic() - t0, 8)
+            fake.req("POST", PD, {"metadata": {"name": "y"}, "spec": {"model": "m"}})
+            eventually(lambda: fake.req("GET", DEP + "/y-d")[0], lambda s: s == 200)
+            lease = self_get(fake, "/apis/coordination.k8s.io/v1/namespaces/default/leases/"
+                             "pdsim-controller")
+            self.assertEqual(lease["spec"]["leaseTransitions"], 1)
+        finally:
+            self.assertEqual(a.stop(), 0)
+            self.assertEqual(b.stop(), 0)
+            fake.stop()
+            os.system("rm -rf " + d)
+
+
+def self_get(fake, path):
+    st, obj = fake.req("GET", path)
+    assert st == 200, (st, obj)
+    return obj
+
+
 class FlagTest(unittest.TestCase):
     def test_bad_flags(self):
         import subprocess
@@ -150,7 +204,8 @@ class FlagTest(unittest.TestCase):
                            (["--image-pull-policy", "Sometimes"], "--image-pull-policy"),
                            (["--health-probe-bind-address", "nowhere"],
                             "--health-probe-bind-address"),
-                           (["--kubeconfig", "/nonexistent.yaml"], "/nonexistent.yaml")):
+                           (["--kubeconfig", "/nonexistent.yaml"], "/nonexistent.yaml"),
+                           (["--leader-elect=maybe"], "--leader-elect")):
             p = subprocess.run([CONTROLLER] + args, capture_output=True, text=True, timeout=30)
             self.assertNotEqual(p.returncode, 0, args)
             self.assertIn(name, p.stderr, args)
