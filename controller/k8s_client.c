@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const VERBS[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "WATCH"};
 #define NVERBS 6
@@ -18,6 +19,7 @@ struct k8s_client {
     CURLSH *share;
     pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
     _Atomic unsigned long long counts[NVERBS][6]; /* [verb][status / 100], 0 = no answer */
+    _Atomic unsigned long long retries;
 };
 
 static void lock_cb(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
@@ -80,6 +82,11 @@ unsigned long long k8s_client_requests(struct k8s_client *c, const char *verb, i
                                                          : atomic_load(&c->counts[v][status_class]);
 }
 
+unsigned long long k8s_client_retries(struct k8s_client *c)
+{
+    return atomic_load(&c->retries);
+}
+
 static void count(struct k8s_client *c, const char *verb, long status)
 {
     int v = verb_index(verb);
@@ -90,6 +97,7 @@ static void count(struct k8s_client *c, const char *verb, long status)
 void k8s_resp_init(struct k8s_resp *r)
 {
     r->status = 0;
+    r->retry_after = -1;
     buf_init(&r->body, 256u << 20);
 }
 
@@ -166,9 +174,15 @@ static int once(struct k8s_client *c, const char *method, const char *path,
     buf_reset(&out->body);
     CURLcode rc = curl_easy_perform(h);
     out->status = 0;
-    if (rc == CURLE_OK)
+    out->retry_after = -1;
+    if (rc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
-    else
+        curl_off_t ra = -1; /* 0 when absent: only trusted when the header is there */
+        struct curl_header *hdr;
+        if (curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK &&
+            curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra >= 0)
+            out->retry_after = (long)ra;
+    } else
         snprintf(err, errlen, "%s %s: %s", method, path, ebuf[0] ? ebuf : curl_easy_strerror(rc));
     count(c, method, out->status);
     curl_slist_free_all(hdrs);
@@ -183,6 +197,19 @@ int k8s_request(struct k8s_client *c, const char *method, const char *path,
     int rc = once(c, method, path, content_type, body, out, false, err, errlen);
     if (rc == 0 && out->status == 401 && c->cfg->token_file) /* a rotated token */
         rc = once(c, method, path, content_type, body, out, true, err, errlen);
+    /* As client-go: a 429, or a 5xx with Retry-After, was not acted on; wait
+     * as told (at most K8S_RETRY_AFTER_MAX s) and send it again. */
+    for (int i = 0; rc == 0 && i < K8S_RETRIES &&
+                    (out->status == 429 || (out->status >= 500 && out->retry_after >= 0));
+         i++) {
+        long s = out->retry_after < 0 ? 1 : out->retry_after;
+        struct timespec ts = {s > K8S_RETRY_AFTER_MAX ? K8S_RETRY_AFTER_MAX : s, 0};
+        if (ts.tv_sec == 0)
+            ts.tv_nsec = 100 * 1000 * 1000;
+        nanosleep(&ts, NULL);
+        atomic_fetch_add(&c->retries, 1);
+        rc = once(c, method, path, content_type, body, out, false, err, errlen);
+    }
     return rc;
 }
 

@@ -5,8 +5,9 @@
  * due) and its TLS settings (CA, client certificate, insecure). A 401 makes
  * the client re-read the token file at once and retry the request one time,
  * as rotated service-account tokens need. Connections are kept alive in one
- * libcurl cache shared by every thread. Watches stream through k8s_watch_dec.
- * Thread-safe after k8s_client_new; the config must outlive the client.
+ * libcurl cache shared by every thread. A 429 (or a 5xx with Retry-After)
+ * waits as the server asks and is sent again, as client-go does. Watches stream through
+ * k8s_watch_dec. Thread-safe after k8s_client_new; the config must outlive the client.
  */
 #ifndef PDSIM_K8S_CLIENT_H
 #define PDSIM_K8S_CLIENT_H
@@ -20,8 +21,14 @@
 
 struct k8s_client;
 
+/* A 429, or a 5xx with Retry-After, is sent again up to K8S_RETRIES times,
+ * after the Retry-After seconds (1 s if absent, at most K8S_RETRY_AFTER_MAX). */
+#define K8S_RETRIES         5
+#define K8S_RETRY_AFTER_MAX 10
+
 struct k8s_resp {
     long status;
+    long retry_after; /* seconds from the Retry-After header, or -1 */
     struct buf body;
 };
 
@@ -31,6 +38,9 @@ void k8s_client_free(struct k8s_client *c);
 
 /* Counters for the controller's metrics: requests by verb and status class. */
 unsigned long long k8s_client_requests(struct k8s_client *c, const char *verb, int status_class);
+
+/* How many requests were sent again after a 429 or Retry-After. */
+unsigned long long k8s_client_retries(struct k8s_client *c);
 
 void k8s_resp_init(struct k8s_resp *r);
 void k8s_resp_release(struct k8s_resp *r);

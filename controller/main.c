@@ -7,6 +7,7 @@
 #include "common/httpd.h"
 #include "common/log.h"
 #include "common/prom.h"
+#include "controller/events.h"
 #include "controller/informer.h"
 #include "controller/k8s_client.h"
 #include "controller/leader.h"
@@ -166,12 +167,66 @@ static int on_http(struct mg_connection *conn, void *cbdata)
                 rc = prom_write_sample(&b, "pdsim_controller_api_requests_total", l, (double)n);
             }
         }
+        unsigned long long ev[3];
+        recorder_counts(c->r.events, &ev[0], &ev[1], &ev[2]);
+        rc = rc ? rc
+                : prom_write_header(&b, "pdsim_controller_events_total",
+                                    "Events recorded: created, aggregated into a count, failed.",
+                                    "counter");
+        static const char *const evl[] = {"result=\"created\"", "result=\"aggregated\"",
+                                          "result=\"failed\""};
+        for (int i = 0; i < 3 && rc == 0; i++)
+            rc = prom_write_sample(&b, "pdsim_controller_events_total", evl[i], (double)ev[i]);
+        rc = rc ? rc
+                : prom_write_header(&b, "pdsim_controller_writes_total",
+                                    "Writes of children (apply) and of status.", "counter");
+        rc = rc ? rc
+                : prom_write_sample(&b, "pdsim_controller_writes_total", "what=\"apply\"",
+                                    (double)atomic_load(&c->r.applies));
+        rc = rc ? rc
+                : prom_write_sample(&b, "pdsim_controller_writes_total", "what=\"status\"",
+                                    (double)atomic_load(&c->r.status_writes));
+        rc = rc ? rc
+                : prom_write_header(&b, "pdsim_controller_status_conflicts_total",
+                                    "Status writes answered 409 and retried on a re-read.",
+                                    "counter");
+        rc = rc ? rc
+                : prom_write_sample(&b, "pdsim_controller_status_conflicts_total", "",
+                                    (double)atomic_load(&c->r.conflicts));
+        rc = rc ? rc
+                : prom_write_header(&b, "pdsim_controller_api_retries_total",
+                                    "Requests sent again after 429 or Retry-After.", "counter");
+        rc = rc ? rc
+                : prom_write_sample(&b, "pdsim_controller_api_retries_total", "",
+                                    (double)k8s_client_retries(c->r.client));
+        if (rc) {
+            httpd_send(conn, 500, "text/plain", "", "metrics too large", 17);
+            buf_release(&b);
+            return 500;
+        }
         httpd_send(conn, 200, "text/plain; version=0.0.4", "", buf_str(&b), b.len);
         buf_release(&b);
         return 200;
     }
     httpd_send(conn, 404, "text/plain", "", "not found", 9);
     return 404;
+}
+
+/* "host:port" or ":port" (all interfaces). Returns 0 or -1. */
+static int parse_bind(const char *text, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(text, ':');
+    char *end;
+    if (!colon || !colon[1])
+        return -1;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535)
+        return -1;
+    *port = (int)p;
+    snprintf(host, hostlen, "%.*s", (int)(colon - text), text);
+    if (!host[0])
+        snprintf(host, hostlen, "0.0.0.0");
+    return 0;
 }
 
 static void usage(FILE *f)
@@ -185,6 +240,9 @@ static void usage(FILE *f)
                "  --image-pull-policy POLICY    Always, IfNotPresent or Never\n"
                "  --health-probe-bind-address A host:port of /healthz, /readyz, /metrics "
                "(default 0.0.0.0:8081)\n"
+               "  --metrics-bind-address A      host:port of a second /metrics listener, or 0 for "
+               "none (default 0)\n"
+               "  --max-concurrent-reconciles N reconcile workers, 1 to 64 (default 1)\n"
                "  --leader-elect[=true|false]   hold a Lease before reconciling (default false)\n"
                "  --leader-election-namespace NS  the Lease's namespace (default: the "
                "config's, else default)\n"
@@ -195,14 +253,16 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *kubeconfig = NULL, *ns = NULL, *image = NULL, *pull = NULL;
-    const char *probe = "0.0.0.0:8081", *le_ns = NULL, *le_id = "pdsim-controller";
+    const char *probe = "0.0.0.0:8081", *metrics = "0", *le_ns = NULL, *le_id = "pdsim-controller";
     bool leader_elect = false;
-    int v = 2;
+    int v = 2, workers = 1;
     static const struct option opts[] = {{"kubeconfig", required_argument, 0, 'k'},
                                          {"namespace", required_argument, 0, 'n'},
                                          {"image", required_argument, 0, 'i'},
                                          {"image-pull-policy", required_argument, 0, 'p'},
                                          {"health-probe-bind-address", required_argument, 0, 'h'},
+                                         {"metrics-bind-address", required_argument, 0, 'm'},
+                                         {"max-concurrent-reconciles", required_argument, 0, 'w'},
                                          {"v", required_argument, 0, 'v'},
                                          {"leader-elect", optional_argument, 0, 'L'},
                                          {"leader-election-namespace", required_argument, 0, 'N'},
@@ -236,6 +296,12 @@ int main(int argc, char **argv)
         case 'h':
             probe = optarg;
             break;
+        case 'm':
+            metrics = optarg;
+            break;
+        case 'w':
+            workers = atoi(optarg);
+            break;
         case 'v':
             v = atoi(optarg);
             break;
@@ -266,16 +332,26 @@ int main(int argc, char **argv)
         }
     }
     log_set_level(log_level_from_v(v));
-    char host[256] = "0.0.0.0", err[1024];
-    int port = 8081;
-    const char *colon = strrchr(probe, ':');
-    if (!colon || sscanf(colon + 1, "%d", &port) != 1 || port < 0 || port > 65535) {
+    char host[256], mhost[256], err[1024];
+    int port, mport = -1;
+    if (parse_bind(probe, host, sizeof(host), &port) < 0) {
         fprintf(stderr, "pdsim-controller: --health-probe-bind-address: \"%s\" is not host:port\n",
                 probe);
         return 2;
     }
-    if (colon > probe)
-        snprintf(host, sizeof(host), "%.*s", (int)(colon - probe), probe);
+    if (strcmp(metrics, "0") != 0 && parse_bind(metrics, mhost, sizeof(mhost), &mport) < 0) {
+        fprintf(stderr, "pdsim-controller: --metrics-bind-address: \"%s\" is not host:port or 0\n",
+                metrics);
+        return 2;
+    }
+    if (workers < 1 || workers > 64) {
+        fprintf(stderr, "pdsim-controller: --max-concurrent-reconciles: must be 1 to 64\n");
+        return 2;
+    }
+    char identity[300], hostname[200] = "pdsim-controller";
+    gethostname(hostname, sizeof(hostname) - 1);
+    snprintf(identity, sizeof(identity), "%s_%d",
+             getenv("POD_NAME") ? getenv("POD_NAME") : hostname, (int)getpid());
 
     sigset_t set;
     httpd_block_stop_signals(&set);
@@ -290,6 +366,7 @@ int main(int argc, char **argv)
     prom_hist_init(&c.duration, bounds, sizeof(bounds) / sizeof(bounds[0]));
     c.r.client = k8s_client_new(&cfg, err, sizeof(err));
     c.r.opts = (struct pd_opts){.image = image, .pull_policy = pull};
+    c.r.events = recorder_new(c.r.client, "pdsim-controller", identity);
     char pd_path[512], dep_path[512], svc_path[512];
     if (ns) {
         snprintf(pd_path, sizeof(pd_path), "/apis/pdsim.io/v1alpha1/namespaces/%s/pdsimulations",
@@ -317,7 +394,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "pdsim-controller: --health-probe-bind-address: %s\n", err);
         return 1;
     }
+    struct mg_context *mhttp = NULL;
+    int real_mport = 0;
+    if (mport >= 0) {
+        struct httpd_opts mo = {
+            .host = mhost, .port = mport, .threads = 2, .handler = on_http, .handler_data = &c};
+        mhttp = httpd_start(&mo, NULL, &real_mport, err, sizeof(err));
+        if (!mhttp) {
+            fprintf(stderr, "pdsim-controller: --metrics-bind-address: %s\n", err);
+            return 1;
+        }
+    }
     log_info("listening", LOG_STR("host", host), LOG_INT("port", real_port),
+             LOG_INT("metrics_port", mhttp ? real_mport : real_port),
              LOG_STR("api_server", cfg.server), LOG_STR("config", cfg.source),
              LOG_STR("namespace", ns ? ns : ""));
     /* SIGTERM/SIGINT from here on: a thread turns them into the stop flag. */
@@ -336,10 +425,6 @@ int main(int argc, char **argv)
     }
     struct leader *lead = NULL;
     if (leader_elect) {
-        char identity[300], hostname[200] = "pdsim-controller";
-        gethostname(hostname, sizeof(hostname) - 1);
-        snprintf(identity, sizeof(identity), "%s_%d",
-                 getenv("POD_NAME") ? getenv("POD_NAME") : hostname, (int)getpid());
         lead = leader_new(c.r.client,
                           le_ns           ? le_ns
                           : cfg.namespace ? cfg.namespace
@@ -349,8 +434,9 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     if (!atomic_load(&stopping)) {
-        pthread_t w;
-        pthread_create(&w, NULL, worker, &c);
+        pthread_t w[64];
+        for (int i = 0; i < workers; i++)
+            pthread_create(&w[i], NULL, worker, &c);
         while (!atomic_load(&stopping)) {
             if (lead && leader_lost(lead)) {
                 log_error("leadership lost: exiting so that another replica leads");
@@ -361,14 +447,18 @@ int main(int argc, char **argv)
             nanosleep(&t, NULL);
         }
         wq_shutdown(c.q);
-        pthread_join(w, NULL); /* the reconcile in flight finishes */
+        for (int i = 0; i < workers; i++)
+            pthread_join(w[i], NULL); /* the reconciles in flight finish */
     }
     leader_release(lead);
     informer_stop(c.r.pdsims);
     informer_stop(c.r.deployments);
     informer_stop(c.r.services);
     httpd_stop(http);
+    if (mhttp)
+        httpd_stop(mhttp);
     mg_exit_library();
+    recorder_free(c.r.events);
     k8s_client_free(c.r.client);
     k8s_config_release(&cfg);
     wq_free(c.q);

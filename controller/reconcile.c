@@ -1,6 +1,7 @@
 #include "controller/reconcile.h"
 
 #include "common/log.h"
+#include "controller/events.h"
 #include "controller/pd_status.h"
 
 #include <stdio.h>
@@ -46,6 +47,8 @@ static void path_of(char *out, size_t len, const char *kind, const char *ns, con
         snprintf(out, len, "/api/v1/namespaces/%s/services/%s", ns, name);
 }
 
+/* Apply want unless the live child already has it. Returns 0 (nothing to
+ * do), 1 (created), 2 (updated) or -1. */
 static int apply_child(struct reconciler *r, const cJSON *want, char *err, size_t errlen)
 {
     const char *ns = str_at(want, "metadata", "namespace"),
@@ -53,7 +56,7 @@ static int apply_child(struct reconciler *r, const cJSON *want, char *err, size_
     const char *kind = cJSON_GetObjectItemCaseSensitive(want, "kind")->valuestring;
     struct informer *inf = strcmp(kind, "Deployment") == 0 ? r->deployments : r->services;
     cJSON *live = informer_get(inf, ns, name);
-    bool same = live && json_subset(want, live);
+    bool same = live && json_subset(want, live), existed = live != NULL;
     cJSON_Delete(live);
     if (same)
         return 0;
@@ -73,6 +76,7 @@ static int apply_child(struct reconciler *r, const cJSON *want, char *err, size_
     if (rc == 0) {
         atomic_fetch_add(&r->applies, 1);
         log_info("applied", LOG_STR("kind", kind), LOG_STR("namespace", ns), LOG_STR("name", name));
+        rc = existed ? 2 : 1;
     }
     cJSON_free(body);
     k8s_resp_release(&resp);
@@ -87,7 +91,9 @@ static void now_rfc3339(char *out, size_t len)
     strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int write_status(struct reconciler *r, cJSON *cr, cJSON *status, char *err, size_t errlen)
+/* PUT /status. Returns 0, 1 on 409 Conflict (err set), or -1. */
+static int write_status(struct reconciler *r, const cJSON *cr, const cJSON *status, char *err,
+                        size_t errlen)
 {
     const char *ns = str_at(cr, "metadata", "namespace"), *name = str_at(cr, "metadata", "name");
     cJSON *body = cJSON_CreateObject();
@@ -102,10 +108,10 @@ static int write_status(struct reconciler *r, cJSON *cr, cJSON *status, char *er
     struct k8s_resp resp;
     k8s_resp_init(&resp);
     int rc = k8s_request(r->client, "PUT", path, NULL, text, &resp, err, errlen);
-    if (rc == 0 && resp.status >= 300) { /* 409: a newer version; the next pass re-reads */
+    if (rc == 0 && resp.status >= 300) {
         snprintf(err, errlen, "status of %s/%s: HTTP %ld %s", ns, name, resp.status,
                  k8s_status_message(&resp));
-        rc = -1;
+        rc = resp.status == 409 ? 1 : -1;
     }
     if (rc == 0)
         atomic_fetch_add(&r->status_writes, 1);
@@ -113,6 +119,81 @@ static int write_status(struct reconciler *r, cJSON *cr, cJSON *status, char *er
     cJSON_Delete(body);
     k8s_resp_release(&resp);
     return rc;
+}
+
+/* The resource as the API server has it now (NULL with err when it cannot be
+ * read; NULL with err "" when it is gone). */
+static cJSON *read_fresh(struct reconciler *r, const char *ns, const char *name, char *err,
+                         size_t errlen)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "/apis/pdsim.io/v1alpha1/namespaces/%s/pdsimulations/%s", ns,
+             name);
+    struct k8s_resp resp;
+    k8s_resp_init(&resp);
+    cJSON *obj = NULL;
+    err[0] = '\0';
+    if (k8s_request(r->client, "GET", path, NULL, NULL, &resp, err, errlen) == 0) {
+        if (resp.status == 200)
+            obj = cJSON_ParseWithLength(resp.body.data, resp.body.len);
+        else if (resp.status != 404)
+            snprintf(err, errlen, "get %s/%s: HTTP %ld %s", ns, name, resp.status,
+                     k8s_status_message(&resp));
+    }
+    k8s_resp_release(&resp);
+    return obj;
+}
+
+static long long generation(const cJSON *cr)
+{
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cr, "metadata"), "generation");
+    return cJSON_IsNumber(g) ? (long long)g->valuedouble : 0;
+}
+
+static const cJSON *condition(const cJSON *status, const char *type)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
+    {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
+        if (cJSON_IsString(t) && strcmp(t->valuestring, type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static bool cond_true(const cJSON *c)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(c, "status");
+    return cJSON_IsString(s) && strcmp(s->valuestring, "True") == 0;
+}
+
+static const char *cond_str(const cJSON *c, const char *field)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(c, field);
+    return cJSON_IsString(s) ? s->valuestring : "";
+}
+
+/* Events for the Ready and Degraded transitions from old to new status. A
+ * first status that is not Ready says nothing: the resource is just new. */
+static void transition_events(struct reconciler *r, const cJSON *cr, const cJSON *old,
+                              const cJSON *now)
+{
+    if (!r->events)
+        return;
+    const cJSON *ro = condition(old, "Ready"), *rn = condition(now, "Ready");
+    if (rn && cond_true(rn) && !(ro && cond_true(ro)))
+        recorder_event(r->events, cr, "Normal", "Ready", "%s", cond_str(rn, "message"));
+    else if (rn && !cond_true(rn) && ro && cond_true(ro))
+        recorder_event(r->events, cr, "Warning", "NotReady", "%s: %s", cond_str(rn, "reason"),
+                       cond_str(rn, "message"));
+    const cJSON *dold = condition(old, "Degraded"), *dn = condition(now, "Degraded");
+    if (dn && cond_true(dn) && !(dold && cond_true(dold)))
+        recorder_event(r->events, cr, "Warning", cond_str(dn, "reason"), "%s",
+                       cond_str(dn, "message"));
+    else if (dn && !cond_true(dn) && dold && cond_true(dold))
+        recorder_event(r->events, cr, "Normal", "Recovered", "%s", cond_str(dn, "message"));
 }
 
 int reconcile(struct reconciler *r, const char *key, char *err, size_t errlen)
@@ -136,13 +217,28 @@ int reconcile(struct reconciler *r, const char *key, char *err, size_t errlen)
     cJSON *children = pd_desired_children(cr, &r->opts, derr, sizeof(derr));
     int rc = 0;
     const cJSON *child;
+    char created[1024] = "", updated[1024] = "";
     cJSON_ArrayForEach(child, children)
     {
-        if (apply_child(r, child, err, errlen) < 0) {
+        int a = apply_child(r, child, err, errlen);
+        if (a < 0) {
             rc = -1;
             break;
         }
+        if (a > 0) {
+            char *list = a == 1 ? created : updated;
+            size_t len = strlen(list);
+            snprintf(list + len, 1024 - len, "%s%s %s", len ? ", " : "",
+                     cJSON_GetObjectItemCaseSensitive(child, "kind")->valuestring,
+                     str_at(child, "metadata", "name"));
+        }
     }
+    /* One event per pass and verb, so a drift that keeps coming back is one
+     * Event with a growing count. */
+    if (r->events && created[0])
+        recorder_event(r->events, cr, "Normal", "Created", "Created %s", created);
+    if (r->events && updated[0])
+        recorder_event(r->events, cr, "Normal", "Updated", "Updated %s", updated);
     char pname[300], dname[300], now[32];
     snprintf(pname, sizeof(pname), "%s-p", name);
     snprintf(dname, sizeof(dname), "%s-d", name);
@@ -154,8 +250,38 @@ int reconcile(struct reconciler *r, const char *key, char *err, size_t errlen)
         pd_status(cr, p, d, old, children ? NULL : "InvalidSpec", children ? NULL : derr, now);
     if (!children)
         log_warn("invalid spec", LOG_STR("key", key), LOG_STR("reason", derr));
-    if (rc == 0 && !cJSON_Compare(status, old, 1))
+    if (rc == 0 && !cJSON_Compare(status, old, 1)) {
         rc = write_status(r, cr, status, err, errlen);
+        if (rc == 0)
+            transition_events(r, cr, old, status);
+    }
+    /* 409: someone wrote the resource since the informer saw it. Re-read it;
+     * with the same spec (generation), recompute the status against what is
+     * there now and write again. A new spec comes with its own watch event,
+     * which queues this key again. */
+    for (int tries = 0; rc == 1 && tries < 3; tries++) {
+        atomic_fetch_add(&r->conflicts, 1);
+        cJSON *fresh = read_fresh(r, ns, name, err, errlen);
+        if (!fresh) {
+            rc = err[0] ? -1 : 0;
+            break;
+        }
+        if (generation(fresh) != generation(cr)) {
+            cJSON_Delete(fresh);
+            rc = 0;
+            break;
+        }
+        const cJSON *fold = cJSON_GetObjectItemCaseSensitive(fresh, "status");
+        cJSON_Delete(status);
+        status = pd_status(fresh, p, d, fold, children ? NULL : "InvalidSpec",
+                           children ? NULL : derr, now);
+        rc = cJSON_Compare(status, fold, 1) ? 0 : write_status(r, fresh, status, err, errlen);
+        if (rc == 0)
+            transition_events(r, fresh, fold, status);
+        cJSON_Delete(fresh);
+    }
+    if (rc == 1)
+        rc = -1; /* still conflicting: back off and try again */
     cJSON_Delete(status);
     cJSON_Delete(p);
     cJSON_Delete(d);

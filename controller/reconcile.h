@@ -6,11 +6,14 @@
  * (fieldManager pdsim-controller, force) only when the live object differs in
  * a field the controller sets, so an idle cluster sees no writes and an edited
  * or deleted child comes back. Then computes the status (pd_status) and writes
- * /status only when it changed. An invalid spec becomes Degraded, not an error.
+ * /status only when it changed; a 409 there re-reads the resource and writes
+ * again. An invalid spec becomes Degraded, not an error. Events: Created and
+ * Updated for children written, Ready/NotReady and Degraded/Recovered flips.
  */
 #ifndef PDSIM_RECONCILE_H
 #define PDSIM_RECONCILE_H
 
+#include "controller/events.h"
 #include "controller/informer.h"
 #include "controller/k8s_client.h"
 #include "controller/pd_desired.h"
@@ -21,7 +24,8 @@ struct reconciler {
     struct k8s_client *client;
     struct informer *pdsims, *deployments, *services;
     struct pd_opts opts;
-    _Atomic unsigned long long applies, status_writes;
+    struct recorder *events; /* NULL: no Events */
+    _Atomic unsigned long long applies, status_writes, conflicts;
 };
 
 /* Reconcile "namespace/name". Returns 0, or -1 (err says why) to retry later

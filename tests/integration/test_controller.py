@@ -24,6 +24,7 @@ SVC = "/api/v1/namespaces/default/services"
 class ControllerTest(unittest.TestCase):
     def setUp(self):
         self.fake = Fake("--bookmark-interval", "0.5")
+        self.addCleanup(self.fake.stop)  # also when the controller cannot start
         self.dir = tempfile.mkdtemp()
         kc = os.path.join(self.dir, "kc.yaml")
         with open(kc, "w") as f:
@@ -36,7 +37,6 @@ class ControllerTest(unittest.TestCase):
 
     def tearDown(self):
         rc = self.ctl.stop()
-        self.fake.stop()
         os.system("rm -rf " + self.dir)
         self.assertEqual(rc, 0, self.ctl.lines[-10:])
 
@@ -61,6 +61,14 @@ class ControllerTest(unittest.TestCase):
                 return
             self.assertEqual(st, 409)
         self.fail("could not update %s" % name)
+
+    def events(self, name):
+        """{(reason, message): event} of the Events about PDSimulation name."""
+        st, lst = self.fake.req("GET", "/api/v1/namespaces/default/events")
+        self.assertEqual(st, 200)
+        return {(e["reason"], e["message"]): e for e in lst["items"]
+                if e["involvedObject"]["name"] == name
+                and e["involvedObject"]["kind"] == "PDSimulation"}
 
     def writes(self):
         return [r for r in self.fake.req("GET", "/fake/requests")[1] if r["method"] != "GET"]
@@ -98,9 +106,25 @@ class ControllerTest(unittest.TestCase):
         # Drift: a deleted Service and an edited Deployment come back.
         f.req("DELETE", SVC + "/vllm-sim-d-service")
         eventually(lambda: self.get(SVC + "/vllm-sim-d-service"), lambda s: s is not None)
-        f.req("PATCH", DEP + "/vllm-sim-d", {"spec": {"replicas": 7}},
-              "application/merge-patch+json")
-        eventually(lambda: self.get(DEP + "/vllm-sim-d")["spec"]["replicas"], lambda n: n == 1)
+        for _ in range(2):  # twice: one Event, count 2
+            f.req("PATCH", DEP + "/vllm-sim-d", {"spec": {"replicas": 7}},
+                  "application/merge-patch+json")
+            eventually(lambda: self.get(DEP + "/vllm-sim-d")["spec"]["replicas"],
+                       lambda n: n == 1)
+
+        # Events about the resource: creation, readiness, drift corrected (aggregated).
+        events = eventually(lambda: self.events("vllm-sim"),
+                            lambda e: ("Updated", "Updated Deployment vllm-sim-d") in e
+                            and e[("Updated", "Updated Deployment vllm-sim-d")]["count"] == 2)
+        created = events[("Created", "Created Deployment vllm-sim-p, Service vllm-sim-p-service, "
+                          "Deployment vllm-sim-d, Service vllm-sim-d-service")]
+        self.assertEqual((created["type"], created["count"], created["source"]["component"]),
+                         ("Normal", 1, "pdsim-controller"))
+        self.assertEqual(created["involvedObject"]["uid"],
+                         self.get(PD + "/vllm-sim")["metadata"]["uid"])
+        self.assertIn(("Created", "Created Service vllm-sim-d-service"), events)
+        ready = events[("Ready", "prefill and decode rollouts are complete")]
+        self.assertEqual((ready["type"], ready["count"]), ("Normal", 1))
 
         # A spec change rolls the children; status follows the new generation.
         self.edit("vllm-sim", lambda pd: pd["spec"]["decode"].update(replicas=3))
@@ -115,6 +139,10 @@ class ControllerTest(unittest.TestCase):
         eventually(lambda: self.condition("vllm-sim", "Ready"),
                    lambda c: c["status"] == "False" and c["reason"] == "ReplicasNotAvailable")
         self.assertEqual(self.condition("vllm-sim", "Progressing")["status"], "True")
+        not_ready = eventually(lambda: [e for k, e in self.events("vllm-sim").items()
+                                        if k[0] == "NotReady"], lambda l: len(l) == 1)[0]
+        self.assertEqual(not_ready["type"], "Warning")
+        self.assertIn("ReplicasNotAvailable", not_ready["message"])
 
         # Probes and metrics.
         port = self.ctl.port
@@ -123,6 +151,87 @@ class ControllerTest(unittest.TestCase):
         metrics = http_request(port, "GET", "/metrics")[2].decode()
         self.assertIn('pdsim_controller_reconcile_total{result="success"}', metrics)
         self.assertIn('pdsim_controller_api_requests_total{verb="PATCH",code="2xx"}', metrics)
+
+    def set_replicas(self, name, role, n):
+        self.edit(name, lambda pd: pd["spec"].setdefault(role, {}).update(replicas=n))
+
+    def converged(self, name, role, n, seconds=20):
+        """The role's Deployment has n replicas and the status says n/n for the newest
+        generation."""
+        short = {"prefill": "p", "decode": "d"}[role]
+        eventually(lambda: (self.get(DEP + "/%s-%s" % (name, short)) or {}).get("spec", {})
+                   .get("replicas"), lambda r: r == n, seconds)
+        eventually(lambda: self.get(PD + "/" + name),
+                   lambda pd: pd.get("status", {}).get("observedGeneration") == pd["metadata"]["generation"]
+                   and pd["status"].get(role, {}).get("summary") == "%d/%d" % (n, n), seconds)
+
+    def metric(self, name, label=""):
+        """The sum of the samples of name (with label, e.g. 'code="5xx"', if given)."""
+        text = http_request(self.ctl.port, "GET", "/metrics")[2].decode()
+        return sum(float(l.split()[-1]) for l in text.splitlines()
+                   if (l.startswith(name + " ") or l.startswith(name + "{")) and label in l)
+
+    def fault(self, body):
+        """A fault for the controller's requests only (not this test's own)."""
+        self.assertEqual(self.fake.req("POST", "/fake/faults",
+                                       dict(body, agent="pdsim-controller"))[0], 200)
+
+    def test_faults_are_survived(self):
+        """Every fault, then a spec change: nothing is lost."""
+        f = self.fake
+        f.req("POST", PD, {"metadata": {"name": "a"}, "spec": {"model": "m"}})
+        self.converged("a", "decode", 1)
+        n = 1
+        # Watches dropped: the informers re-watch from their last resourceVersion.
+        self.fault({"drop_watches": True})
+        n += 1
+        self.set_replicas("a", "decode", n)
+        self.converged("a", "decode", n)
+        # A restarted API server with an empty history: 410 Expired, relist.
+        restarts = self.metric("pdsim_controller_watch_restarts_total")
+        self.fault({"wipe_history": True})
+        n += 1
+        self.set_replicas("a", "decode", n)
+        self.converged("a", "decode", n)
+        self.assertGreater(self.metric("pdsim_controller_watch_restarts_total"), restarts)
+        # Watches failing with 500 for a while: backoff, then back.
+        errors = self.metric("pdsim_controller_api_requests_total", 'code="5xx"')
+        self.fault({"fail": {"code": 500, "count": 3, "only_watch": True},
+                    "drop_watches": True})
+        n += 1
+        self.set_replicas("a", "decode", n)
+        self.converged("a", "decode", n)
+        # 429 Too Many Requests on every call: Retry-After is honoured.
+        self.fault({"fail": {"code": 429, "count": 3}})
+        n += 1
+        self.set_replicas("a", "decode", n)
+        self.converged("a", "decode", n)
+        self.assertGreaterEqual(self.metric("pdsim_controller_api_retries_total"), 1)
+        # 500 on every call: the reconcile fails and retries with backoff.
+        self.fault({"fail": {"code": 500, "count": 4}})
+        n += 1
+        self.set_replicas("a", "decode", n)
+        self.converged("a", "decode", n)
+        self.assertGreaterEqual(self.metric("pdsim_controller_api_requests_total", 'code="5xx"'),
+                                errors + 7)  # every injected 500 reached the controller
+        # Another writer between the controller's read and its status write: 409, re-read.
+        self.fault({"conflict": 1})
+        self.set_replicas("a", "prefill", 2)
+        self.converged("a", "prefill", 2)
+        eventually(lambda: self.metric("pdsim_controller_status_conflicts_total"),
+                   lambda v: v >= 1)
+        self.converged("a", "decode", n)
+
+    def test_deletion_is_garbage_collected(self):
+        f = self.fake
+        f.req("POST", PD, {"metadata": {"name": "g"}, "spec": {"model": "m"}})
+        eventually(lambda: self.condition("g", "Ready"), lambda c: c and c["status"] == "True")
+        self.assertEqual(f.req("DELETE", PD + "/g")[0], 200)
+        for path in (DEP + "/g-p", DEP + "/g-d", SVC + "/g-p-service", SVC + "/g-d-service"):
+            eventually(lambda: f.req("GET", path)[0], lambda st: st == 404)
+        # The controller does not bring them back.
+        time.sleep(1.0)
+        self.assertEqual(f.req("GET", DEP + "/g-d")[0], 404)
 
     def test_invalid_spec_is_degraded(self):
         f = self.fake
@@ -146,6 +255,7 @@ class ControllerTest(unittest.TestCase):
 class LeaderElectionTest(unittest.TestCase):
     def test_one_leader_and_handover(self):
         fake = Fake()
+        self.addCleanup(fake.stop)
         d = tempfile.mkdtemp()
         kc = os.path.join(d, "kc.yaml")
         with open(kc, "w") as f:
@@ -156,7 +266,9 @@ class LeaderElectionTest(unittest.TestCase):
                 "--health-probe-bind-address", "127.0.0.1:0", "--leader-elect",
                 "--leader-election-namespace", "default"]
         a = Proc(CONTROLLER, args, base=False)
+        self.addCleanup(a.stop)
         b = Proc(CONTROLLER, args, base=False)
+        self.addCleanup(b.stop)
         try:
             leaders = lambda: [p for p in (a, b)
                                if any(j.get("msg") == "became leader" for j in p.logs())]
@@ -187,7 +299,6 @@ class LeaderElectionTest(unittest.TestCase):
         finally:
             self.assertEqual(a.stop(), 0)
             self.assertEqual(b.stop(), 0)
-            fake.stop()
             os.system("rm -rf " + d)
 
 
@@ -205,7 +316,9 @@ class FlagTest(unittest.TestCase):
                            (["--health-probe-bind-address", "nowhere"],
                             "--health-probe-bind-address"),
                            (["--kubeconfig", "/nonexistent.yaml"], "/nonexistent.yaml"),
-                           (["--leader-elect=maybe"], "--leader-elect")):
+                           (["--leader-elect=maybe"], "--leader-elect"),
+                           (["--metrics-bind-address", "x"], "--metrics-bind-address"),
+                           (["--max-concurrent-reconciles", "0"], "--max-concurrent-reconciles")):
             p = subprocess.run([CONTROLLER] + args, capture_output=True, text=True, timeout=30)
             self.assertNotEqual(p.returncode, 0, args)
             self.assertIn(name, p.stderr, args)

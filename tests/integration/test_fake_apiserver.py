@@ -251,6 +251,27 @@ class FakeApiServerTest(unittest.TestCase):
         ev = f.watch(PD + "?watch=1&resourceVersion=%s&timeoutSeconds=1" % rv)
         self.assertEqual(ev[0][1]["code"], 410)
 
+    def test_targeted_faults_and_conflicts(self):
+        f = self.f
+        st, obj = f.req("POST", PD, pdsim("c"))
+        self.assertEqual(st, 201)
+        # Aimed at another User-Agent: this client is not hit.
+        f.req("POST", "/fake/faults", {"fail": {"code": 500, "count": 1}, "conflict": 1,
+                                       "agent": "pdsim-controller"})
+        self.assertEqual(f.req("GET", PD)[0], 200)
+        self.assertEqual(f.req("PUT", PD + "/c", obj)[0], 200)
+        f.req("POST", "/fake/faults", {"fail": {"count": 0}, "conflict": 0})
+        # Aimed at everyone: another writer touches the object first, so the PUT's
+        # resourceVersion is stale; the touch is not a spec change.
+        f.req("POST", "/fake/faults", {"conflict": 1})
+        st, obj = f.req("GET", PD + "/c")
+        st, body = f.req("PUT", PD + "/c/status", dict(obj, status={"phase": "x"}))
+        self.assertEqual((st, body.get("reason")), (409, "Conflict"), body)
+        st, now = f.req("GET", PD + "/c")
+        self.assertEqual(now["metadata"]["annotations"]["fake.pdsim.io/touched"], "1")
+        self.assertEqual(now["metadata"]["generation"], obj["metadata"]["generation"])
+        self.assertEqual(f.req("PUT", PD + "/c/status", dict(now, status={"phase": "x"}))[0], 200)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -25,7 +25,12 @@ Test hooks under /fake/ (never used by the controller):
       how Deployment status follows the spec (kube-controller-manager's job);
   POST /fake/faults {"fail": {"code": 500|429, "count": N, "only_watch": bool},
                      "drop_watches": true,
-                     "wipe_history": true}   injected failures, a restart;
+                     "wipe_history": true,
+                     "conflict": N,
+                     "agent": A}   injected failures, a restart, and another writer
+      that touches the object of each of the next N PUTs just before it is served (an
+      annotation, so no generation bump), which then fails with 409 Conflict; with
+      "agent", fail and conflict hit only requests whose User-Agent contains A;
   GET  /fake/requests   every request served, as [{"method", "path", "query"}];
   POST /fake/token {"token": T}   the bearer token required from now on (--token sets
       the first; without either, no authentication is checked).
@@ -136,6 +141,7 @@ class Store:
         self.gc_delay = gc_delay
         self.deploy_mode, self.deploy_delay = "instant", 0.0
         self.fail_code, self.fail_count, self.fail_only_watch = 0, 0, False
+        self.conflict_count, self.fault_agent = 0, ""
         self.requests = []
         self.epoch = 0  # bumped by drop_watches / wipe_history
         self.token = None  # required bearer token, if any
@@ -363,7 +369,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if st.token and self.headers.get("Authorization") != "Bearer " + st.token:
                     raise ApiError(401, "Unauthorized", "Unauthorized")
                 is_watch = "watch=1" in u.query or "watch=true" in u.query
-                if st.fail_count > 0 and (is_watch or not st.fail_only_watch):
+                targeted = st.fault_agent in (self.headers.get("User-Agent") or "")
+                if st.fail_count > 0 and targeted and (is_watch or not st.fail_only_watch):
                     st.fail_count -= 1
                     code = st.fail_code
                     raise ApiError(code, "TooManyRequests" if code == 429 else "InternalError",
@@ -387,6 +394,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if self.command == "POST" and name is None:
                     return self.send_json(201, st.create(res, ns, body, api_version))
                 if self.command == "PUT" and name:
+                    if (st.conflict_count > 0 and key in st.objects
+                            and st.fault_agent in (self.headers.get("User-Agent") or "")):
+                        st.conflict_count -= 1
+                        touched = copy.deepcopy(st.objects[key])
+                        ann = touched["metadata"].setdefault("annotations", {})
+                        ann["fake.pdsim.io/touched"] = str(int(ann.get("fake.pdsim.io/touched",
+                                                                       "0")) + 1)
+                        st.update(res, key, touched, False, check_rv=False)
                     return self.send_json(200, st.update(res, key, body, sub == "status"))
                 if self.command == "PATCH" and name:
                     return self.patch(res, api_version, ns, key, body, sub == "status", q)
@@ -515,6 +530,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.fail_code = int(body["fail"].get("code", 500))
                     st.fail_count = int(body["fail"].get("count", 1))
                     st.fail_only_watch = bool(body["fail"].get("only_watch", False))
+                st.conflict_count = int(body.get("conflict", st.conflict_count))
+                st.fault_agent = body.get("agent", "")
                 if body.get("drop_watches"):
                     st.epoch += 1
                 if body.get("wipe_history"):

@@ -84,6 +84,31 @@ static void test_requests_and_errors(void **state)
     k8s_resp_release(&r);
 }
 
+/* A 429 with Retry-After: 1 is waited out and sent again; a plain 500 (no
+ * Retry-After) is the caller's to handle. */
+static void test_retry_after(void **state)
+{
+    (void)state;
+    struct k8s_resp r;
+    k8s_resp_init(&r);
+    unsigned long long before = k8s_client_retries(cl);
+    assert_int_equal(req("POST", "/fake/faults", NULL, "{\"fail\":{\"code\":429,\"count\":2}}", &r),
+                     200);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    assert_int_equal(req("GET", PD "/a", NULL, NULL, &r), 200);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_int_equal(k8s_client_retries(cl) - before, 2);
+    double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    assert_true(s >= 1.9 && s < 10); /* two waits of Retry-After: 1 */
+    assert_int_equal(req("POST", "/fake/faults", NULL, "{\"fail\":{\"code\":500,\"count\":1}}", &r),
+                     200);
+    assert_int_equal(req("GET", PD "/a", NULL, NULL, &r), 500);
+    assert_int_equal(r.retry_after, -1);
+    assert_int_equal(k8s_client_retries(cl) - before, 2);
+    k8s_resp_release(&r);
+}
+
 static void test_token_rotation(void **state)
 {
     (void)state;
@@ -207,6 +232,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_requests_and_errors),
+        cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_token_rotation),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_watch_stop_and_unreachable),
