@@ -31,7 +31,7 @@ Test hooks under /fake/ (never used by the controller):
       that touches the object of each of the next N PUTs just before it is served (an
       annotation, so no generation bump), which then fails with 409 Conflict; with
       "agent", fail and conflict hit only requests whose User-Agent contains A;
-  GET  /fake/requests   every request served, as [{"method", "path", "query"}];
+  GET  /fake/requests   every request served, as [{"method", "path", "query", "agent"}];
   POST /fake/token {"token": T}   the bearer token required from now on (--token sets
       the first; without either, no authentication is checked).
 
@@ -365,7 +365,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if u.path.startswith("/fake/"):
                 return self.fake(u.path)
             with st.lock:
-                st.requests.append({"method": self.command, "path": u.path, "query": u.query})
+                st.requests.append({"method": self.command, "path": u.path, "query": u.query,
+                                    "agent": self.headers.get("User-Agent") or ""})
                 if st.token and self.headers.get("Authorization") != "Bearer " + st.token:
                     raise ApiError(401, "Unauthorized", "Unauthorized")
                 is_watch = "watch=1" in u.query or "watch=true" in u.query
