@@ -13,9 +13,13 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* Objects are kept as compact JSON text, without metadata.managedFields (as
+ * controller-runtime's cache strips them): a cJSON tree costs about ten times
+ * its text, and the store is most of the controller's memory. */
 struct entry {
-    char *key; /* "namespace/name" */
-    cJSON *obj;
+    char *key;  /* "namespace/name" */
+    char *rv;   /* metadata.resourceVersion */
+    char *json; /* the object */
 };
 
 struct informer {
@@ -61,23 +65,50 @@ static ssize_t find(struct informer *inf, const char *key)
 
 /* Put or remove obj in the store; returns the event to report (ADDED or
  * MODIFIED for a put; -1 when nothing changed). */
+static void entry_free(struct entry *e)
+{
+    free(e->key);
+    free(e->rv);
+    free(e->json);
+}
+
+/* obj as stored: compact text without managedFields (a heap string). */
+static char *stored_text(const cJSON *obj)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    cJSON *copy = NULL;
+    if (cJSON_GetObjectItemCaseSensitive(md, "managedFields")) {
+        copy = cJSON_Duplicate(obj, 1);
+        cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "metadata"),
+                                                "managedFields");
+    }
+    char *text = cJSON_PrintUnformatted(copy ? copy : obj);
+    cJSON_Delete(copy);
+    char *out = xstrdup(text);
+    cJSON_free(text);
+    return out;
+}
+
 static int store_put(struct informer *inf, const cJSON *obj)
 {
     char key[600];
     key_of(obj, key, sizeof(key));
+    char *json = stored_text(obj);
     pthread_mutex_lock(&inf->mu);
     ssize_t i = find(inf, key);
     int ev = K8S_ADDED;
     if (i >= 0) {
-        ev = strcmp(rv_of(inf->v[i].obj), rv_of(obj)) == 0 ? -1 : K8S_MODIFIED;
-        cJSON_Delete(inf->v[i].obj);
-        inf->v[i].obj = cJSON_Duplicate(obj, 1);
+        ev = strcmp(inf->v[i].rv, rv_of(obj)) == 0 ? -1 : K8S_MODIFIED;
+        free(inf->v[i].rv);
+        free(inf->v[i].json);
+        inf->v[i].rv = xstrdup(rv_of(obj));
+        inf->v[i].json = json;
     } else {
         if (inf->n == inf->cap) {
             inf->cap = inf->cap ? inf->cap * 2 : 32;
             inf->v = xrealloc(inf->v, inf->cap * sizeof(*inf->v));
         }
-        inf->v[inf->n++] = (struct entry){xstrdup(key), cJSON_Duplicate(obj, 1)};
+        inf->v[inf->n++] = (struct entry){xstrdup(key), xstrdup(rv_of(obj)), json};
     }
     pthread_mutex_unlock(&inf->mu);
     return ev;
@@ -88,8 +119,7 @@ static void store_remove(struct informer *inf, const char *key)
     pthread_mutex_lock(&inf->mu);
     ssize_t i = find(inf, key);
     if (i >= 0) {
-        free(inf->v[i].key);
-        cJSON_Delete(inf->v[i].obj);
+        entry_free(&inf->v[i]);
         inf->v[i] = inf->v[--inf->n];
     }
     pthread_mutex_unlock(&inf->mu);
@@ -126,12 +156,17 @@ static bool nap(struct informer *inf, double s)
     return !atomic_load(&inf->stop);
 }
 
-/* Exponential backoff with jitter 1.0 (client-go's wait.Backoff). */
+double backoff_step(double *delay, double max_s, double r)
+{
+    double d = *delay * (1.0 + r);
+    *delay = *delay * 2 < max_s ? *delay * 2 : max_s;
+    return d < max_s ? d : max_s;
+}
+
 static bool back_off(struct informer *inf, double *delay)
 {
-    double d = *delay * (1.0 + (double)rand_r(&inf->seed) / RAND_MAX);
-    *delay = *delay * 2 < inf->o.backoff_max_s ? *delay * 2 : inf->o.backoff_max_s;
-    return nap(inf, d < inf->o.backoff_max_s ? d : inf->o.backoff_max_s);
+    return nap(inf,
+               backoff_step(delay, inf->o.backoff_max_s, (double)rand_r(&inf->seed) / RAND_MAX));
 }
 
 static void add_selector(struct informer *inf, char *url, size_t len)
@@ -186,7 +221,7 @@ static int relist(struct informer *inf, char *rv, size_t rvlen)
         if (!present) {
             pthread_mutex_lock(&inf->mu);
             ssize_t j = find(inf, keys[i]);
-            cJSON *last = j >= 0 ? cJSON_Duplicate(inf->v[j].obj, 1) : NULL;
+            cJSON *last = j >= 0 ? cJSON_Parse(inf->v[j].json) : NULL;
             pthread_mutex_unlock(&inf->mu);
             store_remove(inf, keys[i]);
             if (last)
@@ -299,10 +334,8 @@ void informer_stop(struct informer *inf)
     pthread_cond_broadcast(&inf->cv);
     pthread_mutex_unlock(&inf->mu);
     pthread_join(inf->thread, NULL);
-    for (size_t i = 0; i < inf->n; i++) {
-        free(inf->v[i].key);
-        cJSON_Delete(inf->v[i].obj);
-    }
+    for (size_t i = 0; i < inf->n; i++)
+        entry_free(&inf->v[i]);
     free(inf->v);
     free(inf->path);
     free(inf->selector);
@@ -322,7 +355,7 @@ cJSON *informer_get(struct informer *inf, const char *ns, const char *name)
     snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name);
     pthread_mutex_lock(&inf->mu);
     ssize_t i = find(inf, key);
-    cJSON *out = i >= 0 ? cJSON_Duplicate(inf->v[i].obj, 1) : NULL;
+    cJSON *out = i >= 0 ? cJSON_Parse(inf->v[i].json) : NULL;
     pthread_mutex_unlock(&inf->mu);
     return out;
 }

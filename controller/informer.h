@@ -41,6 +41,10 @@ bool informer_synced(struct informer *inf);
 cJSON *informer_get(struct informer *inf, const char *ns, const char *name);
 /* How many objects the store holds. */
 size_t informer_len(struct informer *inf);
+/* One step of the retry backoff (client-go's wait.Backoff, factor 2, jitter
+ * 1.0): returns the wait, *delay times (1 + r) for r in [0, 1], at most max_s,
+ * and doubles *delay up to max_s. */
+double backoff_step(double *delay, double max_s, double r);
 /* Watches restarted and relists after 410, for the metrics. */
 unsigned long long informer_watch_restarts(struct informer *inf);
 unsigned long long informer_relists(struct informer *inf);

@@ -97,6 +97,9 @@ static void test_list_watch_resume_relist(void **state)
 {
     (void)state;
     create("before");
+    call("POST", PD,
+         "{\"metadata\":{\"name\":\"mf\",\"managedFields\":[{\"manager\":\"kubectl\"}]},"
+         "\"spec\":{\"model\":\"m\"}}");
     struct informer_opts o = {.path = PD,
                               .backoff_init_s = 0.05,
                               .backoff_max_s = 0.5,
@@ -107,6 +110,15 @@ static void test_list_watch_resume_relist(void **state)
     assert_true(informer_synced(inf));
     cJSON *got = informer_get(inf, "default", "before");
     assert_non_null(got);
+    cJSON_Delete(got);
+    /* The store keeps objects without managedFields, and everything else. */
+    got = informer_get(inf, "default", "mf");
+    assert_non_null(got);
+    const cJSON *md = cJSON_GetObjectItem(got, "metadata");
+    assert_null(cJSON_GetObjectItem(md, "managedFields"));
+    assert_string_equal(cJSON_GetObjectItem(md, "name")->valuestring, "mf");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(got, "spec"), "model")->valuestring,
+                        "m");
     cJSON_Delete(got);
 
     create("live");
@@ -139,10 +151,26 @@ static void test_list_watch_resume_relist(void **state)
     }
     assert_true(informer_relists(inf) >= 1);
     assert_null(informer_get(inf, "default", "before"));
-    assert_int_equal(informer_len(inf), 3);
+    assert_int_equal(informer_len(inf), 4); /* mf, live, after-timeout, after-drop */
     create("after-relist");
     wait_for("A:after-relist");
     informer_stop(inf); /* ends a watch at once */
+}
+
+/* 0.8 s doubling to 30 s, each wait jittered up to twice its step, never over 30 s. */
+static void test_backoff(void **state)
+{
+    (void)state;
+    double delay = 0.8, want[] = {0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30, 30};
+    for (int i = 0; i < 8; i++) {
+        double step = delay;
+        assert_true(step > want[i] - 1e-9 && step < want[i] + 1e-9);
+        assert_true(backoff_step(&(double){step}, 30, 0) == step); /* no jitter */
+        double lo = backoff_step(&(double){step}, 30, 0.5);
+        assert_true(lo > step * 1.5 - 1e-9 || lo == 30);
+        assert_true(backoff_step(&delay, 30, 1.0) <= 30);
+    }
+    assert_true(delay == 30);
 }
 
 static void test_label_selector(void **state)
@@ -166,6 +194,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_watch_resume_relist),
+        cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_label_selector),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
