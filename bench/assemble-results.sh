@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
   echo
   echo "Each section is written by its script (run by hand, see the section) and assembled here by"
   echo "\`bench/assemble-results.sh\`."
-  for part in results-sim.md results-sidecar.md; do
+  for part in results-sim.md results-sidecar.md results-controller.md; do
     if [ -f "$part" ]; then echo; cat "$part"; fi
   done
 } > RESULTS.md
