@@ -162,7 +162,9 @@ static cJSON *node(struct ctx *c, yaml_event_t *ev, int depth)
     return out;
 }
 
-cJSON *yaml_to_json(const char *text, size_t len, char *err, size_t errlen)
+/* One document (multi false: a second is an error), or every document as an
+ * array (multi true). */
+static cJSON *parse(const char *text, size_t len, bool multi, char *err, size_t errlen)
 {
     struct ctx c = {.err = err, .errlen = errlen};
     err[0] = '\0';
@@ -171,7 +173,7 @@ cJSON *yaml_to_json(const char *text, size_t len, char *err, size_t errlen)
         return NULL;
     }
     yaml_parser_set_input_string(&c.p, (const unsigned char *)text, len);
-    cJSON *doc = NULL;
+    cJSON *doc = NULL, *all = multi ? cJSON_CreateArray() : NULL;
     bool seen_doc = false, ok = true;
     for (;;) {
         yaml_event_t ev;
@@ -184,7 +186,11 @@ cJSON *yaml_to_json(const char *text, size_t len, char *err, size_t errlen)
             yaml_event_delete(&ev);
             break;
         }
-        if (t == YAML_DOCUMENT_START_EVENT && seen_doc) {
+        if (multi && t == YAML_DOCUMENT_END_EVENT) {
+            cJSON_AddItemToArray(all, doc ? doc : cJSON_CreateNull());
+            doc = NULL;
+        }
+        if (t == YAML_DOCUMENT_START_EVENT && seen_doc && !multi) {
             fail(&c, ev.start_mark.line, "more than one YAML document");
             yaml_event_delete(&ev);
             ok = false;
@@ -206,9 +212,22 @@ cJSON *yaml_to_json(const char *text, size_t len, char *err, size_t errlen)
     yaml_parser_delete(&c.p);
     if (!ok) {
         cJSON_Delete(doc);
+        cJSON_Delete(all);
         return NULL;
     }
+    if (multi)
+        return all;
     return doc ? doc : cJSON_CreateNull();
+}
+
+cJSON *yaml_to_json(const char *text, size_t len, char *err, size_t errlen)
+{
+    return parse(text, len, false, err, errlen);
+}
+
+cJSON *yaml_to_json_all(const char *text, size_t len, char *err, size_t errlen)
+{
+    return parse(text, len, true, err, errlen);
 }
 
 cJSON *yaml_file_to_json(const char *path, char *err, size_t errlen)

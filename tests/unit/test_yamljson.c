@@ -94,12 +94,33 @@ static void test_errors(void **state)
     assert_non_null(strstr(e2, "/nonexistent.yaml"));
 }
 
+static void test_multi_document(void **state)
+{
+    (void)state;
+    char err[256];
+    const char *y = "a: 1\n---\n---\nb: [x]\n";
+    cJSON *all = yaml_to_json_all(y, strlen(y), err, sizeof(err));
+    assert_non_null(all);
+    assert_int_equal(cJSON_GetArraySize(all), 3);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(all, 0), "a")->valueint, 1);
+    assert_true(cJSON_IsNull(cJSON_GetArrayItem(all, 1)));
+    assert_string_equal(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, 2), "b"), 0)->valuestring,
+        "x");
+    cJSON_Delete(all);
+    assert_null(yaml_to_json(y, strlen(y), err, sizeof(err))); /* one document only */
+    const char *bad = "a: 1\n---\nb: [\n";
+    assert_null(yaml_to_json_all(bad, strlen(bad), err, sizeof(err)));
+    assert_non_null(strstr(err, "line"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kubernetes_object),
         cmocka_unit_test(test_core_schema_scalars),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_multi_document),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
