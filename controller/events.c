@@ -128,19 +128,26 @@ static cJSON *new_event(struct recorder *r, const cJSON *obj, const char *type, 
     return ev;
 }
 
-/* The cache slot for key: found (count > 0), or a free or evicted one. */
+/* The cache slot for key: found (key set), else an empty one, a new one, or
+ * the least recently used (freed). */
 static struct entry *slot(struct recorder *r, const char *key)
 {
-    struct entry *oldest = NULL;
+    struct entry *oldest = NULL, *empty = NULL;
     for (int i = 0; i < r->n; i++) {
-        if (r->cache[i].key && strcmp(r->cache[i].key, key) == 0)
+        if (!r->cache[i].key) {
+            empty = empty ? empty : &r->cache[i];
+            continue;
+        }
+        if (strcmp(r->cache[i].key, key) == 0)
             return &r->cache[i];
         if (!oldest || r->cache[i].used < oldest->used)
             oldest = &r->cache[i];
     }
+    if (empty)
+        return empty;
     if (r->n < EVENTS_CACHE)
         return &r->cache[r->n++];
-    entry_free(oldest); /* the least recently used, or an empty slot (used 0) */
+    entry_free(oldest);
     return oldest;
 }
 
@@ -202,12 +209,7 @@ void recorder_event(struct recorder *r, const cJSON *obj, const char *type, cons
         e->count = 1;
         atomic_fetch_add(&r->created, 1);
     } else {
-        atomic_fetch_add(&r->failed, 1);
-        /* an empty slot at the end is given back; one in the middle stays
-         * empty (key NULL) and is reused first by slot() as the oldest */
-        e->used = 0;
-        if (e == &r->cache[r->n - 1])
-            r->n--;
+        atomic_fetch_add(&r->failed, 1); /* the slot stays empty (key NULL) for the next one */
     }
     pthread_mutex_unlock(&r->mu);
 }

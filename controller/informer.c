@@ -278,7 +278,7 @@ static void *run(void *arg)
         if (atomic_load(&inf->stop))
             break;
         atomic_fetch_add(&inf->restarts, 1);
-        if (rc == K8S_WATCH_EXPIRED) {
+        if (rc == K8S_WATCH_EXPIRED || rc == 410) { /* an ERROR event, or the HTTP answer */
             atomic_fetch_add(&inf->relists, 1);
             log_info("watch expired, listing again", LOG_STR("path", inf->path));
             need_list = true;

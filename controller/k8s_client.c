@@ -18,8 +18,9 @@ struct k8s_client {
     pthread_mutex_t cfg_mu; /* the token is re-read under it */
     CURLSH *share;
     pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
-    _Atomic unsigned long long counts[NVERBS][6]; /* [verb][status / 100], 0 = no answer */
+    _Atomic unsigned long long counts[NVERBS][600]; /* [verb][status], 0 = no answer */
     _Atomic unsigned long long retries;
+    atomic_bool no_retries;
 };
 
 static void lock_cb(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
@@ -75,11 +76,15 @@ static int verb_index(const char *verb)
     return -1;
 }
 
-unsigned long long k8s_client_requests(struct k8s_client *c, const char *verb, int status_class)
+unsigned long long k8s_client_requests(struct k8s_client *c, const char *verb, int code)
 {
     int v = verb_index(verb);
-    return v < 0 || status_class < 0 || status_class > 5 ? 0
-                                                         : atomic_load(&c->counts[v][status_class]);
+    return v < 0 || code < 0 || code >= 600 ? 0 : atomic_load(&c->counts[v][code]);
+}
+
+void k8s_client_stop_retries(struct k8s_client *c)
+{
+    atomic_store(&c->no_retries, true);
 }
 
 unsigned long long k8s_client_retries(struct k8s_client *c)
@@ -91,7 +96,7 @@ static void count(struct k8s_client *c, const char *verb, long status)
 {
     int v = verb_index(verb);
     if (v >= 0)
-        atomic_fetch_add(&c->counts[v][status >= 100 && status < 600 ? status / 100 : 0], 1);
+        atomic_fetch_add(&c->counts[v][status >= 100 && status < 600 ? status : 0], 1);
 }
 
 void k8s_resp_init(struct k8s_resp *r)
@@ -203,10 +208,13 @@ int k8s_request(struct k8s_client *c, const char *method, const char *path,
                     (out->status == 429 || (out->status >= 500 && out->retry_after >= 0));
          i++) {
         long s = out->retry_after < 0 ? 1 : out->retry_after;
-        struct timespec ts = {s > K8S_RETRY_AFTER_MAX ? K8S_RETRY_AFTER_MAX : s, 0};
-        if (ts.tv_sec == 0)
-            ts.tv_nsec = 100 * 1000 * 1000;
-        nanosleep(&ts, NULL);
+        int steps = (int)(s > K8S_RETRY_AFTER_MAX ? K8S_RETRY_AFTER_MAX : s) * 10;
+        for (int k = 0; k < (steps ? steps : 1) && !atomic_load(&c->no_retries); k++) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (atomic_load(&c->no_retries))
+            break; /* shutting down: the caller gets the 429 */
         atomic_fetch_add(&c->retries, 1);
         rc = once(c, method, path, content_type, body, out, false, err, errlen);
     }

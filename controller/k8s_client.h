@@ -36,8 +36,13 @@ struct k8s_resp {
 struct k8s_client *k8s_client_new(struct k8s_config *cfg, char *err, size_t errlen);
 void k8s_client_free(struct k8s_client *c);
 
-/* Counters for the controller's metrics: requests by verb and status class. */
-unsigned long long k8s_client_requests(struct k8s_client *c, const char *verb, int status_class);
+/* Counters for the controller's metrics: requests by verb ("GET"...
+ * "WATCH") and HTTP status (0: no answer). */
+unsigned long long k8s_client_requests(struct k8s_client *c, const char *verb, int code);
+
+/* From now on, a 429 or Retry-After is returned to the caller at once, and a
+ * wait in progress ends within 0.1 s (shutdown). */
+void k8s_client_stop_retries(struct k8s_client *c);
 
 /* How many requests were sent again after a 429 or Retry-After. */
 unsigned long long k8s_client_retries(struct k8s_client *c);

@@ -154,16 +154,18 @@ static int on_http(struct mg_connection *conn, void *cbdata)
                                    (double)informer_watch_restarts(infs[i]));
         rc = rc ? rc
                 : prom_write_header(&b, "pdsim_controller_api_requests_total",
-                                    "API server requests by verb and status class.", "counter");
+                                    "API server requests by verb and HTTP status.", "counter");
         static const char *const verbs[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "WATCH"};
         for (int v = 0; v < 6 && rc == 0; v++) {
-            for (int k = 0; k < 6 && rc == 0; k++) {
+            for (int k = 0; k < 600 && rc == 0; k++) {
                 unsigned long long n = k8s_client_requests(c->r.client, verbs[v], k);
                 if (!n)
                     continue;
                 char l[64];
-                snprintf(l, sizeof(l), "verb=\"%s\",code=\"%s\"", verbs[v],
-                         k ? (const char *[]){"", "1xx", "2xx", "3xx", "4xx", "5xx"}[k] : "none");
+                if (k)
+                    snprintf(l, sizeof(l), "verb=\"%s\",code=\"%d\"", verbs[v], k);
+                else
+                    snprintf(l, sizeof(l), "verb=\"%s\",code=\"none\"", verbs[v]);
                 rc = prom_write_sample(&b, "pdsim_controller_api_requests_total", l, (double)n);
             }
         }
@@ -447,6 +449,7 @@ int main(int argc, char **argv)
             nanosleep(&t, NULL);
         }
         wq_shutdown(c.q);
+        k8s_client_stop_retries(c.r.client);
         for (int i = 0; i < workers; i++)
             pthread_join(w[i], NULL); /* the reconciles in flight finish */
     }

@@ -9,7 +9,59 @@
 #include <string.h>
 #include <time.h>
 
-bool json_subset(const cJSON *want, const cJSON *have)
+/* A Kubernetes quantity ("500m", "1Gi", "2", 1.5e3) as a number; false when
+ * text is not one. */
+bool k8s_quantity(const char *text, double *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text)
+        return false;
+    static const struct {
+        const char *suffix;
+        double mult;
+    } sfx[] = {{"Ki", 0x1p10}, {"Mi", 0x1p20}, {"Gi", 0x1p30}, {"Ti", 0x1p40},
+               {"Pi", 0x1p50}, {"Ei", 0x1p60}, {"n", 1e-9},    {"u", 1e-6},
+               {"m", 1e-3},    {"k", 1e3},     {"M", 1e6},     {"G", 1e9},
+               {"T", 1e12},    {"P", 1e15},    {"E", 1e18},    {"", 1}};
+    for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+        if (strcmp(end, sfx[i].suffix) == 0) {
+            *out = v * sfx[i].mult;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Scalars equal, or (under "resources") the same quantity written another
+ * way, as the API server normalises them ("1" and 1, "1000m" and "1"). */
+static bool scalar_same(const cJSON *want, const cJSON *have, bool quantity)
+{
+    if (!have)
+        return false;
+    if (cJSON_Compare(want, have, 1))
+        return true;
+    if (!quantity)
+        return false;
+    char a[64], b[64];
+    double x, y;
+    if (cJSON_IsNumber(want))
+        snprintf(a, sizeof(a), "%.17g", want->valuedouble);
+    else if (cJSON_IsString(want))
+        snprintf(a, sizeof(a), "%s", want->valuestring);
+    else
+        return false;
+    if (cJSON_IsNumber(have))
+        snprintf(b, sizeof(b), "%.17g", have->valuedouble);
+    else if (cJSON_IsString(have))
+        snprintf(b, sizeof(b), "%s", have->valuestring);
+    else
+        return false;
+    return k8s_quantity(a, &x) && k8s_quantity(b, &y) &&
+           (x == y || (x - y) * (x - y) <= 1e-18 * (x * x + y * y));
+}
+
+static bool subset(const cJSON *want, const cJSON *have, bool quantity)
 {
     if (cJSON_IsObject(want)) {
         if (!cJSON_IsObject(have))
@@ -17,7 +69,8 @@ bool json_subset(const cJSON *want, const cJSON *have)
         const cJSON *it;
         cJSON_ArrayForEach(it, want)
         {
-            if (!json_subset(it, cJSON_GetObjectItemCaseSensitive(have, it->string)))
+            if (!subset(it, cJSON_GetObjectItemCaseSensitive(have, it->string),
+                        quantity || strcmp(it->string, "resources") == 0))
                 return false;
         }
         return true;
@@ -26,11 +79,42 @@ bool json_subset(const cJSON *want, const cJSON *have)
         if (!cJSON_IsArray(have) || cJSON_GetArraySize(want) != cJSON_GetArraySize(have))
             return false;
         for (const cJSON *a = want->child, *b = have->child; a; a = a->next, b = b->next)
-            if (!json_subset(a, b))
+            if (!subset(a, b, quantity))
                 return false;
         return true;
     }
-    return have && cJSON_Compare(want, have, 1);
+    return scalar_same(want, have, quantity);
+}
+
+bool json_subset(const cJSON *want, const cJSON *have)
+{
+    return subset(want, have, false);
+}
+
+/* want is in live, leaving out apiVersion and kind: the items of a real LIST
+ * of built-in kinds do not carry them. */
+static bool child_same(const cJSON *want, const cJSON *live)
+{
+    if (!cJSON_IsObject(live))
+        return false;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, want)
+    {
+        if (strcmp(it->string, "apiVersion") == 0 || strcmp(it->string, "kind") == 0)
+            continue;
+        if (!subset(it, cJSON_GetObjectItemCaseSensitive(live, it->string), false))
+            return false;
+    }
+    return true;
+}
+
+/* FNV-1a, 64 bits, as 16 hex digits. */
+static void hash_hex(const char *s, char out[17])
+{
+    unsigned long long h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    snprintf(out, 17, "%016llx", h);
 }
 
 static const char *str_at(const cJSON *o, const char *a, const char *b)
@@ -47,19 +131,35 @@ static void path_of(char *out, size_t len, const char *kind, const char *ns, con
         snprintf(out, len, "/api/v1/namespaces/%s/services/%s", ns, name);
 }
 
-/* Apply want unless the live child already has it. Returns 0 (nothing to
- * do), 1 (created), 2 (updated) or -1. */
-static int apply_child(struct reconciler *r, const cJSON *want, char *err, size_t errlen)
+/* Apply desired unless the live child already has it. The child carries the
+ * hash of its desired state (annotation pdsim.io/desired-hash): a field
+ * dropped from the desired state changes the hash, so it is applied, and
+ * server-side apply removes the field the controller no longer owns.
+ * Returns 0 (nothing to do), 1 (created), 2 (updated) or -1; *applied gets
+ * the server's answer when it applied (the caller deletes it). */
+static int apply_child(struct reconciler *r, const cJSON *desired, cJSON **applied, char *err,
+                       size_t errlen)
 {
-    const char *ns = str_at(want, "metadata", "namespace"),
-               *name = str_at(want, "metadata", "name");
-    const char *kind = cJSON_GetObjectItemCaseSensitive(want, "kind")->valuestring;
+    const char *ns = str_at(desired, "metadata", "namespace"),
+               *name = str_at(desired, "metadata", "name");
+    const char *kind = cJSON_GetObjectItemCaseSensitive(desired, "kind")->valuestring;
+    char *text = cJSON_PrintUnformatted(desired), hash[17];
+    hash_hex(text, hash);
+    cJSON_free(text);
+    cJSON *want = cJSON_Duplicate(desired, 1);
+    cJSON *md = cJSON_GetObjectItemCaseSensitive(want, "metadata");
+    cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+    if (!ann)
+        ann = cJSON_AddObjectToObject(md, "annotations");
+    cJSON_AddStringToObject(ann, "pdsim.io/desired-hash", hash);
     struct informer *inf = strcmp(kind, "Deployment") == 0 ? r->deployments : r->services;
     cJSON *live = informer_get(inf, ns, name);
-    bool same = live && json_subset(want, live), existed = live != NULL;
+    bool same = live && child_same(want, live), existed = live != NULL;
     cJSON_Delete(live);
-    if (same)
+    if (same) {
+        cJSON_Delete(want);
         return 0;
+    }
     char base[1024], path[1200];
     path_of(base, sizeof(base), kind, ns, name);
     snprintf(path, sizeof(path), "%s?fieldManager=pdsim-controller&force=true", base);
@@ -77,8 +177,10 @@ static int apply_child(struct reconciler *r, const cJSON *want, char *err, size_
         atomic_fetch_add(&r->applies, 1);
         log_info("applied", LOG_STR("kind", kind), LOG_STR("namespace", ns), LOG_STR("name", name));
         rc = existed ? 2 : 1;
+        *applied = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "", resp.body.len);
     }
     cJSON_free(body);
+    cJSON_Delete(want);
     k8s_resp_release(&resp);
     return rc;
 }
@@ -217,14 +319,29 @@ int reconcile(struct reconciler *r, const char *key, char *err, size_t errlen)
     cJSON *children = pd_desired_children(cr, &r->opts, derr, sizeof(derr));
     int rc = 0;
     const cJSON *child;
-    char created[1024] = "", updated[1024] = "";
+    char created[1024] = "", updated[1024] = "", pname[300], dname[300], now[32];
+    snprintf(pname, sizeof(pname), "%s-p", name);
+    snprintf(dname, sizeof(dname), "%s-d", name);
+    cJSON *p = NULL, *d = NULL; /* Deployments as just applied: fresher than the informer's */
     cJSON_ArrayForEach(child, children)
     {
-        int a = apply_child(r, child, err, errlen);
+        cJSON *applied = NULL;
+        int a = apply_child(r, child, &applied, err, errlen);
         if (a < 0) {
             rc = -1;
             break;
         }
+        const char *cname = str_at(child, "metadata", "name");
+        if (applied &&
+            strcmp(cJSON_GetObjectItemCaseSensitive(child, "kind")->valuestring, "Deployment") ==
+                0 &&
+            (strcmp(cname, pname) == 0 || strcmp(cname, dname) == 0)) {
+            cJSON **slot = strcmp(cname, pname) == 0 ? &p : &d;
+            cJSON_Delete(*slot);
+            *slot = applied;
+            applied = NULL;
+        }
+        cJSON_Delete(applied);
         if (a > 0) {
             char *list = a == 1 ? created : updated;
             size_t len = strlen(list);
@@ -239,11 +356,10 @@ int reconcile(struct reconciler *r, const char *key, char *err, size_t errlen)
         recorder_event(r->events, cr, "Normal", "Created", "Created %s", created);
     if (r->events && updated[0])
         recorder_event(r->events, cr, "Normal", "Updated", "Updated %s", updated);
-    char pname[300], dname[300], now[32];
-    snprintf(pname, sizeof(pname), "%s-p", name);
-    snprintf(dname, sizeof(dname), "%s-d", name);
-    cJSON *p = informer_get(r->deployments, ns, pname),
-          *d = informer_get(r->deployments, ns, dname);
+    if (!p)
+        p = informer_get(r->deployments, ns, pname);
+    if (!d)
+        d = informer_get(r->deployments, ns, dname);
     now_rfc3339(now, sizeof(now));
     const cJSON *old = cJSON_GetObjectItemCaseSensitive(cr, "status");
     cJSON *status =

@@ -33,7 +33,12 @@ struct reconciler {
 int reconcile(struct reconciler *r, const char *key, char *err, size_t errlen);
 
 /* Whether every field of want is in have with the same value (objects
- * recursively, arrays and scalars exactly). */
+ * recursively, arrays and scalars exactly; under a "resources" key, scalars
+ * compare as Kubernetes quantities, as the API server normalises them). */
 bool json_subset(const cJSON *want, const cJSON *have);
+
+/* A Kubernetes quantity ("500m", "1Gi", "2", "1.5e3") as a number; false when
+ * text is not one. */
+bool k8s_quantity(const char *text, double *out);
 
 #endif

