@@ -1,5 +1,7 @@
 #include "controller/pd_desired.h"
 
+#include "common/duration.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -241,9 +243,45 @@ static bool reserved(const char *flag)
     return false;
 }
 
+/* A latency setting as nanoseconds: a duration string, or a number of ms. */
+static bool latency_ns(const cJSON *v, int64_t *ns)
+{
+    if (cJSON_IsNumber(v)) {
+        *ns = (int64_t)(v->valuedouble * 1e6);
+        return true;
+    }
+    return cJSON_IsString(v) && duration_parse(v->valuestring, ns, NULL, 0) == 0;
+}
+
+/* Upstream refuses a std-dev above 0.3 x its mean. The CRD's CEL checks each
+ * simulator object alone; this checks the merged values a pod gets (a mean in
+ * spec.simulator, its std-dev in the role's overrides). */
+static int check_std_devs(const struct cr *c, const struct role *r, char *err, size_t errlen)
+{
+    static const char *const pairs[][2] = {
+        {"timeToFirstToken", "timeToFirstTokenStdDev"},
+        {"interTokenLatency", "interTokenLatencyStdDev"},
+        {"kvCacheTransferLatency", "kvCacheTransferLatencyStdDev"}};
+    for (size_t i = 0; i < 3; i++) {
+        const cJSON *mean = cJSON_GetObjectItemCaseSensitive(r->simulator, pairs[i][0]);
+        const cJSON *sd = cJSON_GetObjectItemCaseSensitive(r->simulator, pairs[i][1]);
+        mean = mean ? mean : cJSON_GetObjectItemCaseSensitive(c->simulator, pairs[i][0]);
+        sd = sd ? sd : cJSON_GetObjectItemCaseSensitive(c->simulator, pairs[i][1]);
+        int64_t m, s;
+        if (mean && sd && latency_ns(mean, &m) && latency_ns(sd, &s) && s * 10 > m * 3)
+            return fail(err, errlen,
+                        "spec.%s.simulator: %s must be at most 0.3 x %s (as upstream requires; "
+                        "spec.simulator merged with the role's simulator)",
+                        r->name, pairs[i][1], pairs[i][0]);
+    }
+    return 0;
+}
+
 static int simulator_args(cJSON *args, const struct cr *c, const struct role *r, long port,
                           char *err, size_t errlen)
 {
+    if (check_std_devs(c, r, err, errlen) < 0)
+        return -1;
     add_arg(args, "--port=%ld", port);
     add_arg(args, "--model=%s", c->model);
     if (c->served && cJSON_GetArraySize(c->served) > 0) {

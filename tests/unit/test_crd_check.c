@@ -65,6 +65,8 @@ static void test_defaults(void **state)
     const cJSON *spec = cJSON_GetObjectItem(o, "spec");
     assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "service"), "port")->valueint,
                      8000);
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "simulator"), "mode")->valuestring, "random");
     const cJSON *dec = cJSON_GetObjectItem(spec, "decode");
     assert_int_equal(cJSON_GetObjectItem(dec, "replicas")->valueint, 1);
     assert_string_equal(

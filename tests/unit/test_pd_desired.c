@@ -120,6 +120,13 @@ static void test_invalid_specs(void **state)
                  "spec.simulator.max_num_seqs");
     expect_error("{\"model\":\"m\",\"simulator\":{\"lora\":{\"a\":1}}}", "spec.simulator.lora");
     expect_error("{\"model\":\"m\",\"servedModelNames\":[\"\"]}", "spec.servedModelNames");
+    /* a mean in spec.simulator, a std-dev above 0.3 x it in the role */
+    expect_error("{\"model\":\"m\",\"simulator\":{\"interTokenLatency\":\"10ms\"},"
+                 "\"decode\":{\"simulator\":{\"interTokenLatencyStdDev\":4}}}",
+                 "spec.decode.simulator: interTokenLatencyStdDev must be at most 0.3 x");
+    expect_error("{\"model\":\"m\",\"simulator\":{\"timeToFirstTokenStdDev\":\"31ms\"},"
+                 "\"prefill\":{\"simulator\":{\"timeToFirstToken\":100}}}",
+                 "spec.prefill.simulator: timeToFirstTokenStdDev");
 }
 
 static void test_name_and_image(void **state)
