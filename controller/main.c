@@ -11,6 +11,7 @@
 #include "controller/informer.h"
 #include "controller/k8s_client.h"
 #include "controller/leader.h"
+#include "controller/local.h"
 #include "controller/reconcile.h"
 #include "controller/workqueue.h"
 
@@ -249,7 +250,15 @@ static void usage(FILE *f)
                "  --leader-election-namespace NS  the Lease's namespace (default: the "
                "config's, else default)\n"
                "  --leader-election-id NAME     the Lease's name (default pdsim-controller)\n"
-               "  --v N                         log verbosity: 1 warn, 2 info, 4 debug\n");
+               "  --v N                         log verbosity: 1 warn, 2 info, 4 debug\n"
+               "\nLocal mode (no cluster):\n"
+               "  --local FILE                  run the PDSimulations of FILE (- for stdin) as "
+               "local processes\n"
+               "  --local-port N                the decode address 127.0.0.1:N (default "
+               "spec.service.port; 0 any free port)\n"
+               "  --local-status-file PATH      write the status as JSON on every change\n"
+               "  --local-bin-dir DIR           where pdsim-simulator and pdsim-sidecar are "
+               "(default: beside this binary, the build tree, PATH)\n");
 }
 
 int main(int argc, char **argv)
@@ -258,6 +267,7 @@ int main(int argc, char **argv)
     const char *probe = "0.0.0.0:8081", *metrics = "0", *le_ns = NULL, *le_id = "pdsim-controller";
     bool leader_elect = false;
     int v = 2, workers = 1;
+    struct local_opts lo = {.port = -1};
     static const struct option opts[] = {{"kubeconfig", required_argument, 0, 'k'},
                                          {"namespace", required_argument, 0, 'n'},
                                          {"image", required_argument, 0, 'i'},
@@ -269,6 +279,10 @@ int main(int argc, char **argv)
                                          {"leader-elect", optional_argument, 0, 'L'},
                                          {"leader-election-namespace", required_argument, 0, 'N'},
                                          {"leader-election-id", required_argument, 0, 'I'},
+                                         {"local", required_argument, 0, 'l'},
+                                         {"local-port", required_argument, 0, 'P'},
+                                         {"local-status-file", required_argument, 0, 'S'},
+                                         {"local-bin-dir", required_argument, 0, 'B'},
                                          {"help", no_argument, 0, 'H'},
                                          {0, 0, 0, 0}};
     log_set_component("controller");
@@ -324,6 +338,26 @@ int main(int argc, char **argv)
         case 'I':
             le_id = optarg;
             break;
+        case 'l':
+            lo.file = optarg;
+            break;
+        case 'P': {
+            char *end;
+            long p = strtol(optarg, &end, 10);
+            if (*end || end == optarg || p < 0 || p > 65535) {
+                fprintf(stderr, "pdsim-controller: --local-port: \"%s\" is not a port (0-65535)\n",
+                        optarg);
+                return 2;
+            }
+            lo.port = (int)p;
+            break;
+        }
+        case 'S':
+            lo.status_file = optarg;
+            break;
+        case 'B':
+            lo.bin_dir = optarg;
+            break;
         case 'H':
             usage(stdout);
             return 0;
@@ -334,6 +368,20 @@ int main(int argc, char **argv)
         }
     }
     log_set_level(log_level_from_v(v));
+    if (optind < argc) {
+        fprintf(stderr, "pdsim-controller: unexpected argument: %s (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!lo.file && (lo.port >= 0 || lo.status_file || lo.bin_dir)) {
+        fprintf(stderr, "pdsim-controller: --local-port, --local-status-file and --local-bin-dir "
+                        "need --local FILE\n");
+        return 2;
+    }
+    if (lo.file) {
+        sigset_t lset;
+        httpd_block_stop_signals(&lset);
+        return local_run(&lo);
+    }
     char host[256], mhost[256], err[1024];
     int port, mport = -1;
     if (parse_bind(probe, host, sizeof(host), &port) < 0) {
