@@ -130,7 +130,7 @@ static int read_role(const cJSON *spec, const char *name, struct role *r, char *
 
 static int read_cr(const cJSON *cr, struct cr *c, char *err, size_t errlen)
 {
-    const cJSON *meta, *spec, *svc;
+    const cJSON *meta = NULL, *spec = NULL, *svc = NULL;
     *c = (struct cr){.ns = "default", .port = 8000, .svc_type = "ClusterIP"};
     if (!cJSON_IsObject(cr))
         return fail(err, errlen, "the resource is not a JSON object");
