@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libyaml
 for what in "$@"; do
   case "$what" in
     build) ;;
-    test) pkgs+=(libcmocka-dev python3 clang-format prometheus nodejs npm openssl python3-yaml) ;;
+    test) pkgs+=(libcmocka-dev python3 clang-format prometheus nodejs npm openssl python3-yaml
+                 kubernetes-client) ;;
     bench) pkgs+=(nginx-light wrk gnuplot-nox) ;;
     *) echo "deps.sh: unknown group '$what' (build, test, bench)" >&2; exit 2 ;;
   esac
@@ -20,6 +21,8 @@ for p in "${pkgs[@]}"; do
   case "$p" in
     nodejs) command -v node >/dev/null 2>&1 && continue ;;
     npm) command -v npm >/dev/null 2>&1 && continue ;;
+    # any kubectl will do (the tests only run `kubectl kustomize`)
+    kubernetes-client) command -v kubectl >/dev/null 2>&1 && continue ;;
   esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

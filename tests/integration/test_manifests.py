@@ -55,6 +55,19 @@ class ManifestTest(unittest.TestCase):
         self.assertEqual(sorted(kinds), ["ClusterRole", "ClusterRoleBinding", "Deployment",
                                          "Namespace", "ServiceAccount"])
 
+    def test_kubectl_kustomize_builds(self):
+        """kubectl kustomize manifests/ (kubectl from Debian's kubernetes-client, which
+        scripts/deps.sh test installs)."""
+        p = subprocess.run(["kubectl", "kustomize", os.path.join(ROOT, "manifests")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        docs = [d for d in yaml.safe_load_all(p.stdout) if d]
+        self.assertEqual(sorted((d["kind"], d["metadata"]["name"]) for d in docs),
+                         [("ClusterRole", "pdsim-controller"),
+                          ("ClusterRoleBinding", "pdsim-controller"),
+                          ("Deployment", "pdsim-controller"), ("Namespace", "pdsim-system"),
+                          ("ServiceAccount", "pdsim-controller")])
+
     def test_rbac_is_exactly_what_is_used(self):
         """Run the controller (leader election, events, a conflict, a child deleted
         twice) and compare its requests with the ClusterRole."""
