@@ -62,17 +62,21 @@ struct front {
     int npods;
     atomic_uint rr;
     pthread_t thread;
+    bool started; /* thread is running */
 };
 
 struct sim {
     cJSON *cr, *status;
     char *name, *model;
     int role_port[2];       /* the role's stable address */
+    int printed_restarts;   /* the RESTARTS column last printed */
     struct front *front[2]; /* NULL: one replica listens on role_port itself */
     int replicas[2];
 };
 
 struct local {
+    int ports[512]; /* handed out, so that no two children get the same free port */
+    int nports;
     struct sim *sims;
     int nsims;
     struct proc *procs;
@@ -80,8 +84,11 @@ struct local {
     struct pod *pods;
     int npods;
     atomic_bool stopping;
-    pthread_mutex_t out_mu;
 };
+
+/* One line at a time on stdout and stderr. Static: the output readers are
+ * detached and may still finish a line while local_run returns. */
+static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static double now_s(void)
 {
@@ -120,6 +127,27 @@ static int free_port(int port)
     return real;
 }
 
+/* A free loopback port (port > 0: that one) not handed out before, or -1. */
+static int alloc_port(struct local *l, int port)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        int p = free_port(port);
+        if (p < 0)
+            return -1;
+        bool seen = false;
+        for (int i = 0; i < l->nports; i++)
+            seen = seen || l->ports[i] == p;
+        if (seen && port > 0)
+            return -1;
+        if (!seen) {
+            if (l->nports < (int)(sizeof(l->ports) / sizeof(l->ports[0])))
+                l->ports[l->nports++] = p;
+            return p;
+        }
+    }
+    return -1;
+}
+
 /* ---- the TCP round-robin front ---- */
 
 struct relay {
@@ -140,7 +168,14 @@ static void *relay_thread(void *arg)
             if (!open_in[i] || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             ssize_t n = read(p[i].fd, buf, sizeof(buf));
-            if (n <= 0) { /* half-close: pass the end on */
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) { /* reset: pass a reset on (SO_LINGER 0 makes close send RST) */
+                struct linger lg = {1, 0};
+                setsockopt(i == 0 ? r.b : r.a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+                goto done;
+            }
+            if (n == 0) { /* half-close: pass the end on */
                 open_in[i] = false;
                 p[i].events = 0;
                 p[i].fd = -1;
@@ -189,9 +224,15 @@ static void *front_thread(void *arg)
     for (;;) {
         int c = accept4(f->fd, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return NULL; /* the listening socket was shut down */
+            if (errno == EINVAL || errno == EBADF || errno == ENOTSOCK)
+                return NULL;                               /* the listening socket was shut down */
+            if (errno != EINTR && errno != ECONNABORTED) { /* EMFILE, ENOBUFS...: wait, go on */
+                log_warn("front: accept failed", LOG_INT("port", f->port),
+                         LOG_STR("error", strerror(errno)));
+                struct timespec t = {0, 100 * 1000000L};
+                nanosleep(&t, NULL);
+            }
+            continue;
         }
         int one = 1;
         setsockopt(c, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
@@ -260,7 +301,7 @@ static void *reader_thread(void *arg)
     return NULL;
 }
 
-static int start_proc(struct local *l, struct proc *p)
+static int start_proc(struct proc *p)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
@@ -276,7 +317,10 @@ static int start_proc(struct local *l, struct proc *p)
         /* Own process group (a terminal's Ctrl-C reaches the parent, which
          * stops the children in order); dies with the parent. */
         setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        /* SIGKILL, not SIGTERM: a parent killed with SIGKILL gets no chance to
+         * stop its children, and a child draining for a minute would keep the
+         * role's port. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(1);
         sigset_t none;
@@ -285,16 +329,20 @@ static int start_proc(struct local *l, struct proc *p)
         signal(SIGPIPE, SIG_DFL);
         int null = open("/dev/null", O_RDONLY);
         dup2(null, 0);
+        if (null > 2)
+            close(null);
         dup2(fds[1], 1);
         dup2(fds[1], 2);
         execv(p->argv[0], p->argv);
-        dprintf(2, "cannot run %s: %s\n", p->argv[0], strerror(errno));
+        static const char msg[] = "cannot exec the binary\n"; /* async-signal-safe */
+        ssize_t w = write(2, msg, sizeof(msg) - 1);
+        (void)w;
         _exit(127);
     }
     close(fds[1]);
     struct reader *r = xmalloc(sizeof(*r));
     r->fd = fds[0];
-    r->mu = &l->out_mu;
+    r->mu = &out_mu;
     snprintf(r->prefix, sizeof(r->prefix), "%s", p->name);
     pthread_t t;
     if (pthread_create(&t, NULL, reader_thread, r) == 0)
@@ -326,7 +374,7 @@ static bool probe(struct proc *p)
         char url[256];
         snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", p->probe_port, p->probe_path);
         curl_easy_setopt(p->probe, CURLOPT_URL, url);
-        curl_easy_setopt(p->probe, CURLOPT_TIMEOUT_MS, 1000L);
+        curl_easy_setopt(p->probe, CURLOPT_TIMEOUT_MS, 500L); /* it runs in the supervisor loop */
         curl_easy_setopt(p->probe, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(p->probe, CURLOPT_WRITEFUNCTION, discard);
     }
@@ -459,7 +507,7 @@ static int build(struct local *l, struct sim *s, const cJSON *children, const ch
                     int cp = cJSON_IsNumber(cpv) ? cpv->valueint : 0;
                     bool front_port = cp != PD_DECODER_PORT;
                     int lp = front_port && replicas == 1 && !s->front[role] ? s->role_port[role]
-                                                                            : free_port(0);
+                                                                            : alloc_port(l, 0);
                     if (lp < 0) {
                         snprintf(err, errlen, "no free loopback port");
                         return -1;
@@ -562,6 +610,14 @@ static bool update_status(struct local *l)
         cJSON_ReplaceItemInObject(st, "prefillEndpoint", cJSON_CreateString(ep));
         cJSON_Delete(p);
         cJSON_Delete(d);
+        int restarts = 0;
+        for (int k = 0; k < l->nprocs; k++)
+            if (l->pods[l->procs[k].pod].sim == i)
+                restarts += l->procs[k].restarts;
+        if (restarts != s->printed_restarts) {
+            s->printed_restarts = restarts;
+            changed = true;
+        }
         if (!s->status || !cJSON_Compare(st, s->status, 1)) {
             cJSON_Delete(s->status);
             s->status = st;
@@ -602,16 +658,13 @@ static void print_table(struct local *l)
     }
     char now[32];
     now_rfc3339(now, sizeof(now));
-    pthread_mutex_lock(&l->out_mu);
+    pthread_mutex_lock(&out_mu);
     printf("\n%s\n%-*s  %-*s  %-7s  %-7s  %-5s  %-11s  %-21s  %-21s  %s\n", now, w, "NAME", wm,
            "MODEL", "PREFILL", "DECODE", "READY", "PHASE", "ENDPOINT", "PREFILL-ENDPOINT",
            "RESTARTS");
     for (int i = 0; i < l->nsims; i++) {
         const struct sim *s = &l->sims[i];
-        int restarts = 0;
-        for (int k = 0; k < l->nprocs; k++)
-            if (l->pods[l->procs[k].pod].sim == i)
-                restarts += l->procs[k].restarts;
+        int restarts = s->printed_restarts;
         printf("%-*s  %-*s  %-7s  %-7s  %-5s  %-11s  %-21s  %-21s  %d\n", w, s->name, wm, s->model,
                sstr(s->status, "prefill", "summary"), sstr(s->status, "decode", "summary"),
                cond(s->status, "Ready"), sstr(s->status, "phase", NULL),
@@ -619,7 +672,7 @@ static void print_table(struct local *l)
                restarts);
     }
     fflush(stdout);
-    pthread_mutex_unlock(&l->out_mu);
+    pthread_mutex_unlock(&out_mu);
 }
 
 static void write_status_file(struct local *l, const char *path)
@@ -744,35 +797,43 @@ static cJSON *load_docs(const char *file, char *err, size_t errlen)
 
 /* ---- the run ---- */
 
-static void stop_all(struct local *l)
+/* SIGTERM the processes that match (sidecars, or the rest) and wait for them
+ * until the deadline. Returns how many are left. */
+static int stop_some(struct local *l, bool sidecars, double deadline)
 {
-    for (int i = l->nprocs - 1; i >= 0; i--) /* decode first, then prefill */
-        if (l->procs[i].pid > 0)
+    for (int i = 0; i < l->nprocs; i++)
+        if (l->procs[i].pid > 0 && (strstr(l->procs[i].name, "/sidecar") != NULL) == sidecars)
             kill(l->procs[i].pid, SIGTERM);
-    double deadline = now_s() + STOP_GRACE;
     for (;;) {
         int left = 0;
         for (int i = 0; i < l->nprocs; i++) {
             struct proc *p = &l->procs[i];
             if (p->pid > 0 && waitpid(p->pid, NULL, WNOHANG) == p->pid)
                 p->pid = 0;
-            left += p->pid > 0;
+            left += p->pid > 0 && (strstr(p->name, "/sidecar") != NULL) == sidecars;
         }
-        if (!left)
-            break;
-        if (now_s() > deadline) {
-            for (int i = 0; i < l->nprocs; i++) {
-                if (l->procs[i].pid > 0) {
-                    log_warn("did not stop in time: killed", LOG_STR("process", l->procs[i].name));
-                    kill(l->procs[i].pid, SIGKILL);
-                    waitpid(l->procs[i].pid, NULL, 0);
-                    l->procs[i].pid = 0;
-                }
-            }
-            break;
-        }
+        if (!left || now_s() > deadline)
+            return left;
         struct timespec t = {0, 20 * 1000000L};
         nanosleep(&t, NULL);
+    }
+}
+
+/* The sidecars first (they finish what they proxy while their simulators
+ * still answer), then the simulators; SIGKILL whatever is left after
+ * STOP_GRACE. */
+static void stop_all(struct local *l)
+{
+    double deadline = now_s() + STOP_GRACE;
+    stop_some(l, true, deadline);
+    stop_some(l, false, deadline);
+    for (int i = 0; i < l->nprocs; i++) {
+        if (l->procs[i].pid > 0) {
+            log_warn("did not stop in time: killed", LOG_STR("process", l->procs[i].name));
+            kill(l->procs[i].pid, SIGKILL);
+            waitpid(l->procs[i].pid, NULL, 0);
+            l->procs[i].pid = 0;
+        }
     }
 }
 
@@ -802,6 +863,21 @@ static void reap(struct local *l, double now)
 
 static void free_local(struct local *l)
 {
+    /* the fronts first: their threads read l->pods */
+    for (int i = 0; i < l->nsims; i++) {
+        struct sim *s = &l->sims[i];
+        for (int r = 0; r < 2; r++) {
+            if (!s->front[r])
+                continue;
+            shutdown(s->front[r]->fd, SHUT_RDWR);
+            if (s->front[r]->started)
+                pthread_join(s->front[r]->thread, NULL);
+            close(s->front[r]->fd);
+            free(s->front[r]->pods);
+            free(s->front[r]);
+            s->front[r] = NULL;
+        }
+    }
     for (int i = 0; i < l->nprocs; i++) {
         for (int k = 0; k < l->procs[i].argc; k++)
             free(l->procs[i].argv[k]);
@@ -813,22 +889,12 @@ static void free_local(struct local *l)
     free(l->pods);
     for (int i = 0; i < l->nsims; i++) {
         struct sim *s = &l->sims[i];
-        for (int r = 0; r < 2; r++) {
-            if (s->front[r]) {
-                shutdown(s->front[r]->fd, SHUT_RDWR);
-                pthread_join(s->front[r]->thread, NULL);
-                close(s->front[r]->fd);
-                free(s->front[r]->pods);
-                free(s->front[r]);
-            }
-        }
         cJSON_Delete(s->cr);
         cJSON_Delete(s->status);
         free(s->name);
         free(s->model);
     }
     free(l->sims);
-    pthread_mutex_destroy(&l->out_mu);
 }
 
 int local_run(const struct local_opts *o)
@@ -861,7 +927,6 @@ int local_run(const struct local_opts *o)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct local l = {0};
-    pthread_mutex_init(&l.out_mu, NULL);
     l.nsims = cJSON_GetArraySize(docs);
     l.sims = xcalloc((size_t)l.nsims, sizeof(*l.sims));
     int rc = 0;
@@ -886,8 +951,8 @@ int local_run(const struct local_opts *o)
                         o->file, s->name, want, l.sims[k].name);
                 rc = 2;
             }
-        s->role_port[DECODE] = rc ? -1 : free_port(want);
-        s->role_port[PREFILL] = free_port(0);
+        s->role_port[DECODE] = rc ? -1 : alloc_port(&l, want);
+        s->role_port[PREFILL] = alloc_port(&l, 0);
         if (rc == 0 && s->role_port[DECODE] < 0) {
             fprintf(stderr,
                     "pdsim-controller: 127.0.0.1:%d is in use (%s; --local-port chooses "
@@ -945,7 +1010,9 @@ int local_run(const struct local_opts *o)
             }
             struct front_arg *fa = xmalloc(sizeof(*fa));
             *fa = (struct front_arg){&l, f};
-            pthread_create(&f->thread, NULL, front_thread, fa);
+            f->started = pthread_create(&f->thread, NULL, front_thread, fa) == 0;
+            if (!f->started)
+                free(fa);
         }
     }
     for (int i = 0; i < l.nsims; i++)
@@ -968,9 +1035,11 @@ int local_run(const struct local_opts *o)
         reap(&l, now);
         for (int i = 0; i < l.nprocs; i++) {
             struct proc *p = &l.procs[i];
-            if (p->pid == 0 && now >= p->next_start && start_proc(&l, p) < 0)
+            if (p->pid == 0 && now >= p->next_start && start_proc(p) < 0) {
                 log_error("cannot start", LOG_STR("process", p->name),
                           LOG_STR("error", strerror(errno)));
+                p->next_start = now + BACKOFF_INIT;
+            }
             if (p->pid > 0 && now >= p->next_probe) {
                 p->ready = probe(p);
                 p->next_probe = now + (p->ready ? 1.0 : 0.2);

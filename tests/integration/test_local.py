@@ -6,6 +6,7 @@ requests over replicas; Ctrl-C, SIGTERM and even SIGKILL of the parent leave no 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -14,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import http_json, http_request  # noqa: E402
+from harness import free_port, http_json, http_request  # noqa: E402
 from test_fake_apiserver import eventually  # noqa: E402
 
 CONTROLLER = os.environ.get("PDSIM_CONTROLLER", "build/controller/pdsim-controller")
@@ -126,13 +127,15 @@ class Local:
 
 class BadInputTest(unittest.TestCase):
     def run_local(self, text):
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "sim.yaml")
+        with open(path, "w") as f:
             f.write(text)
         try:
-            return subprocess.run([CONTROLLER, "--local", f.name], capture_output=True,
+            return subprocess.run([CONTROLLER, "--local", path], capture_output=True,
                                   text=True, timeout=30)
         finally:
-            os.unlink(f.name)
+            os.system("rm -rf " + d)
 
     def test_bad_documents_exit_2_with_the_field(self):
         head = "apiVersion: pdsim.io/v1alpha1\nkind: PDSimulation\nmetadata: {name: x}\n"
@@ -147,7 +150,7 @@ class BadInputTest(unittest.TestCase):
             (head + "spec: {model: m}\n---\n" + head.replace("{name: x}", "{name: Y}")
              + "spec: {model: m}\n", "document 2 (Y): metadata.name"),
             ("kind: Service\n", "apiVersion: must be pdsim.io/v1alpha1"),
-            ("spec: [unclosed\n", "line"),
+            ("spec: [unclosed\n", "sim.yaml: line 2"),
             ("", "no PDSimulation"),
         )
         for text, want in cases:
@@ -205,11 +208,17 @@ class SeedScenarioTest(unittest.TestCase):
         # Without the header: the sidecar's default prefiller is the prefill address.
         status, body = http_json(dport, "POST", "/v1/chat/completions", SEED_BODY, timeout=60)
         self.assertEqual(status, 200, body)
-        # Both P/D legs ran: the prefill simulator served 2 requests, the sidecar did 2 P/D.
-        pm = http_request(pport, "GET", "/metrics")[2].decode()
-        served = sum(float(l.split()[-1]) for l in pm.splitlines()
-                     if l.startswith("vllm:request_success_total{"))
-        self.assertEqual(served, 2, pm)
+        # Both P/D legs ran: the prefill simulator ended 2 requests with remote_decode
+        # (the KV cache handed over), the decode simulator generated 2 answers, the
+        # sidecar counted 2 P/D requests.
+        def successes(port):
+            text = http_request(port, "GET", "/metrics")[2].decode()
+            return {l.split('finish_reason="')[1].split('"')[0]: float(l.split()[-1])
+                    for l in text.splitlines() if l.startswith("vllm:request_success_total{")}
+        self.assertEqual(successes(pport), {"remote_decode": 2})
+        dec = successes(run.port("vllm-sim-d-0/simulator"))
+        self.assertEqual(sum(dec.values()), 2, dec)
+        self.assertNotIn("remote_decode", dec)
         sm = http_request(dport, "GET", "/metrics")[2].decode()
         pd = [l for l in sm.splitlines()
               if l.startswith("pdsim_sidecar_requests_total{") and 'outcome="pd_ok"' in l]
@@ -245,13 +254,57 @@ class SupervisionTest(unittest.TestCase):
             self.assertFalse(alive(pid), name)
 
     def test_sigkill_of_the_parent_takes_the_children(self):
-        run = Local(FAST % (1, 1))
+        """Even with a request in flight (a sidecar would drain it for up to a minute
+        on SIGTERM), every child is gone at once and the decode port is free again."""
+        run = Local(FAST.replace("interTokenLatency: 2ms", "interTokenLatency: 100ms") % (1, 1))
         self.addCleanup(run.cleanup)
-        run.ready()
+        st = run.ready()
+        dport = int(st["endpoint"].split(":")[1])
         pids = run.pids()
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 100, "ignore_eos": True}
+        threading.Thread(target=lambda: http_request(dport, "POST", "/v1/chat/completions",
+                                                     body, timeout=30), daemon=True).start()
+        time.sleep(0.5)
         run.stop(signal.SIGKILL)
+        t0 = time.monotonic()
         for name, pid in pids.items():
-            eventually(lambda: alive(pid), lambda a: not a, 20)
+            eventually(lambda: alive(pid), lambda a: not a, 5)
+        self.assertLess(time.monotonic() - t0, 5)
+        s = socket.socket()
+        s.bind(("127.0.0.1", dport))  # nothing holds the role's port any more
+        s.close()
+
+    def test_two_resources_in_one_file(self):
+        two = (FAST % (1, 1)).replace("name: fast", "name: one") + \
+            "  service: {port: %d}\n---\n" % free_port() + \
+            (FAST % (1, 1)).replace("name: fast", "name: two") + \
+            "  service: {port: %d}\n" % free_port()
+        d = tempfile.mkdtemp()
+        self.addCleanup(lambda: os.system("rm -rf " + d))
+        path = os.path.join(d, "two.yaml")
+        with open(path, "w") as f:
+            f.write(two)
+        p = subprocess.Popen([CONTROLLER, "--local", path, "--local-status-file",
+                              os.path.join(d, "st.json")], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            def statuses():
+                try:
+                    with open(os.path.join(d, "st.json")) as f:
+                        return [i["status"] for i in json.load(f)["items"]]
+                except (OSError, ValueError):
+                    return []
+            sts = eventually(statuses, lambda l: len(l) == 2
+                             and all(s["phase"] == "Ready" for s in l), 45)
+            body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
+            for st in sts:
+                port = int(st["endpoint"].split(":")[1])
+                self.assertEqual(http_json(port, "POST", "/v1/chat/completions", body)[0], 200)
+            self.assertNotEqual(sts[0]["prefillEndpoint"], sts[1]["prefillEndpoint"])
+        finally:
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(30), 0)
 
     def test_fronts_spread_requests_over_replicas(self):
         run = Local(FAST % (2, 2))
