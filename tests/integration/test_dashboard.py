@@ -58,7 +58,8 @@ class DashboardTest(unittest.TestCase):
         self.addCleanup(sc.stop)
         # labelled series appear once traffic has touched them
         st, _ = sc.json("POST", "/v1/chat/completions", {
-            "model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+            "model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4,
+            "ignore_eos": True})  # several tokens: the inter-token histogram is touched
         self.assertEqual(st, 200)
         exported = set()
         for proc in (sim, sc):

@@ -271,8 +271,11 @@ class SupervisionTest(unittest.TestCase):
         for name, pid in pids.items():
             eventually(lambda: alive(pid), lambda a: not a, 5)
         self.assertLess(time.monotonic() - t0, 5)
+        # Nothing listens on the role's port any more (SO_REUSEADDR, as servers bind:
+        # the killed connection's TIME_WAIT does not count, a listener would).
         s = socket.socket()
-        s.bind(("127.0.0.1", dport))  # nothing holds the role's port any more
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", dport))
         s.close()
 
     def test_two_resources_in_one_file(self):

@@ -123,6 +123,13 @@ static void test_precedence_and_tokens(void **state)
     write_file("tok", "rotated-token\n");
     assert_string_equal(k8s_config_token(&c, false), "first-token");  /* read < 60 s ago */
     assert_string_equal(k8s_config_token(&c, true), "rotated-token"); /* after a 401 */
+    /* a minute later the file is read again without a 401 */
+    write_file("tok", "third-token\n");
+    assert_string_equal(k8s_config_token(&c, false), "rotated-token");
+    c.token_read -= 59;
+    assert_string_equal(k8s_config_token(&c, false), "rotated-token");
+    c.token_read -= 2;
+    assert_string_equal(k8s_config_token(&c, false), "third-token");
     k8s_config_release(&c);
     unsetenv("KUBECONFIG");
 }
