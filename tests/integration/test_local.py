@@ -271,12 +271,19 @@ class SupervisionTest(unittest.TestCase):
         for name, pid in pids.items():
             eventually(lambda: alive(pid), lambda a: not a, 5)
         self.assertLess(time.monotonic() - t0, 5)
-        # Nothing listens on the role's port any more (SO_REUSEADDR, as servers bind:
-        # the killed connection's TIME_WAIT does not count, a listener would).
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", dport))
-        s.close()
+        # The role's port is soon free to bind again (SO_REUSEADDR, as servers bind;
+        # the killed connection's socket may linger in the kernel for a moment).
+        def bindable():
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", dport))
+                return True
+            except OSError:
+                return False
+            finally:
+                s.close()
+        eventually(bindable, lambda ok: ok, 5)
 
     def test_two_resources_in_one_file(self):
         two = (FAST % (1, 1)).replace("name: fast", "name: one") + \
