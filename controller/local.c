@@ -37,6 +37,7 @@ enum { PREFILL, DECODE };
 
 struct proc {
     char name[200]; /* POD/CONTAINER */
+    char ns[128];   /* the resource's namespace, for POD_NAMESPACE */
     char **argv;    /* argv[0]: the binary */
     int argc;
     pid_t pid; /* 0: not running */
@@ -301,16 +302,55 @@ static void *reader_thread(void *arg)
     return NULL;
 }
 
+extern char **environ;
+
+/* The parent's environment plus what the pod's downward API gives its
+ * containers (POD_NAME, POD_NAMESPACE, POD_IP). Built before fork: the child
+ * of a threaded process may not allocate. */
+static char **child_env(const struct proc *p)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = xcalloc(n + 4, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "POD_NAME=", 9) && strncmp(environ[i], "POD_NAMESPACE=", 14) &&
+            strncmp(environ[i], "POD_IP=", 7))
+            env[k++] = environ[i];
+    const char *slash = strchr(p->name, '/');
+    char buf[300];
+    snprintf(buf, sizeof(buf), "POD_NAME=%.*s", (int)(slash ? slash - p->name : 0), p->name);
+    env[k++] = xstrdup(buf);
+    snprintf(buf, sizeof(buf), "POD_NAMESPACE=%s", p->ns);
+    env[k++] = xstrdup(buf);
+    env[k++] = xstrdup("POD_IP=127.0.0.1");
+    env[k] = NULL;
+    return env;
+}
+
+static void free_child_env(char **env)
+{
+    size_t n = 0;
+    while (env[n])
+        n++;
+    for (size_t i = n - 3; i < n; i++) /* the three made here; the rest are environ's */
+        free(env[i]);
+    free(env);
+}
+
 static int start_proc(struct proc *p)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return -1;
+    char **env = child_env(p);
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
+        free_child_env(env);
         return -1;
     }
     if (pid == 0) {
@@ -333,13 +373,14 @@ static int start_proc(struct proc *p)
             close(null);
         dup2(fds[1], 1);
         dup2(fds[1], 2);
-        execv(p->argv[0], p->argv);
+        execve(p->argv[0], p->argv, env);
         static const char msg[] = "cannot exec the binary\n"; /* async-signal-safe */
         ssize_t w = write(2, msg, sizeof(msg) - 1);
         (void)w;
         _exit(127);
     }
     close(fds[1]);
+    free_child_env(env);
     struct reader *r = xmalloc(sizeof(*r));
     r->fd = fds[0];
     r->mu = &out_mu;
@@ -427,6 +468,14 @@ static void add_arg(struct proc *p, const char *a)
     p->argv = xrealloc(p->argv, (size_t)(p->argc + 2) * sizeof(char *));
     p->argv[p->argc++] = xstrdup(a);
     p->argv[p->argc] = NULL;
+}
+
+static const char *sstr(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b)
+        v = cJSON_GetObjectItemCaseSensitive(v, b);
+    return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 static long num_at(const cJSON *o, const char *a, const char *b)
@@ -530,6 +579,7 @@ static int build(struct local *l, struct sim *s, const cJSON *children, const ch
                 p->pod = l->npods;
                 const char *cname = cJSON_GetObjectItemCaseSensitive(c, "name")->valuestring;
                 snprintf(p->name, sizeof(p->name), "%s-%ld/%s", dname, r, cname);
+                snprintf(p->ns, sizeof(p->ns), "%s", sstr(s->cr, "metadata", "namespace"));
                 const char *cmd =
                     cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "command"), 0)
                         ->valuestring;
@@ -639,14 +689,6 @@ static const char *cond(const cJSON *status, const char *type)
             return cJSON_GetObjectItemCaseSensitive(c, "status")->valuestring;
     }
     return "Unknown";
-}
-
-static const char *sstr(const cJSON *o, const char *a, const char *b)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-    if (b)
-        v = cJSON_GetObjectItemCaseSensitive(v, b);
-    return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 static void print_table(struct local *l)

@@ -235,6 +235,11 @@ class SupervisionTest(unittest.TestCase):
         pids = run.pids()
         self.assertEqual(sorted(pids), ["fast-d-0/sidecar", "fast-d-0/simulator",
                                         "fast-p-0/simulator"])
+        # The downward-API variables a pod's containers get.
+        with open("/proc/%d/environ" % pids["fast-d-0/sidecar"], "rb") as f:
+            env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+        self.assertEqual((env[b"POD_NAME"], env[b"POD_NAMESPACE"], env[b"POD_IP"]),
+                         (b"fast-d-0", b"default", b"127.0.0.1"))
         # kill -9 the decode simulator: logged, restarted with the same args, Ready again.
         os.kill(pids["fast-d-0/simulator"], signal.SIGKILL)
         exited = eventually(lambda: [j for j in run.logs() if j.get("msg", "").startswith(
