@@ -11,7 +11,24 @@
 #include <string.h>
 #include <time.h>
 
-enum ftype { F_INT, F_STR, F_LIST, F_DUR, F_FLOAT, F_MODE, F_CALC, F_SEED, F_IGNORED, F_CONFIG };
+enum ftype {
+    F_INT,
+    F_STR,
+    F_LIST,
+    F_DUR,
+    F_FLOAT,
+    F_MODE,
+    F_CALC,
+    F_SEED,
+    F_IGNORED,
+    F_CONFIG,
+    F_BOOL,     /* --flag alone is true; --flag=false works (unlike upstream) */
+    F_FAILURES, /* a list of failure type names */
+};
+
+const char *const sim_failure_names[SIM_FAIL_N] = {"rate_limit",      "invalid_api_key",
+                                                   "context_length",  "server_error",
+                                                   "invalid_request", "model_not_found"};
 
 struct flagdef {
     const char *name;
@@ -63,6 +80,13 @@ static const struct flagdef flags[] = {
     {"data-parallel-size", F_INT, OFF(data_parallel_size), 1, 1, "1",
      "data-parallel ranks (only 1 is supported)"},
     {"v", F_INT, OFF(v), 0, 10, "2", "log verbosity: 1 warn, 2 info, 4 debug"},
+    {"failure-injection-rate", F_INT, OFF(failure_rate), 0, 100, "0",
+     "percent of generation requests answered with an injected error"},
+    {"failure-types", F_FAILURES, OFF(failure_types), 0, 0, "all",
+     "injected errors (a list): rate_limit, invalid_api_key, context_length, server_error, "
+     "invalid_request, model_not_found"},
+    {"enable-request-id-headers", F_BOOL, OFF(request_id_headers), 0, 0, "false",
+     "use the client's X-Request-Id as the request id, and echo the id in X-Request-Id"},
     {"http-threads", F_INT, OFF(http_threads), 16, 65536, "2048",
      "HTTP worker threads = concurrent connections (pdsim extension)"},
     {"shutdown-timeout", F_DUR, OFF(shutdown_timeout), 0, 0, "30s",
@@ -91,8 +115,6 @@ static const char *const unsupported[] = {"lora-modules",
                                           "kv-events-replay-endpoint",
                                           "kv-events-replay-queue-size",
                                           "global-cache-hit-threshold",
-                                          "failure-injection-rate",
-                                          "failure-types",
                                           "data-parallel-rank",
                                           "dataset-path",
                                           "dataset-url",
@@ -165,6 +187,7 @@ static void set_defaults(struct sim_config *c)
     c->max_request_body_size_mb = 4;
     c->data_parallel_size = 1;
     c->v = 2;
+    c->failure_types = (1u << SIM_FAIL_N) - 1;
     c->http_threads = 2048;
     c->shutdown_timeout = 30000000000LL;
 }
@@ -283,10 +306,54 @@ static int apply_scalar(struct sim_config *c, const struct flagdef *f, const cha
             return -EINVAL;
         }
         return 0;
+    case F_BOOL: /* Go's strconv.ParseBool */
+        if (!strcmp(val, "1") || !strcmp(val, "t") || !strcmp(val, "T") || !strcmp(val, "true") ||
+            !strcmp(val, "TRUE") || !strcmp(val, "True"))
+            *(long *)field = 1;
+        else if (!strcmp(val, "0") || !strcmp(val, "f") || !strcmp(val, "F") ||
+                 !strcmp(val, "false") || !strcmp(val, "FALSE") || !strcmp(val, "False"))
+            *(long *)field = 0;
+        else {
+            snprintf(err, errlen, "%s: \"%s\" is not true or false", where, val);
+            return -EINVAL;
+        }
+        return 0;
     case F_LIST:
+    case F_FAILURES:
     case F_IGNORED:
         return 0;
     }
+    return 0;
+}
+
+/* Failure type names (each value may also be comma-separated) as a mask. */
+static int parse_failures(char **vals, size_t n, unsigned *mask, const char *where, char *err,
+                          size_t errlen)
+{
+    unsigned m = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *copy = xstrdup(vals[i]), *save = NULL;
+        for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+            int k = 0;
+            while (k < SIM_FAIL_N && strcmp(sim_failure_names[k], t) != 0)
+                k++;
+            if (k == SIM_FAIL_N) {
+                snprintf(err, errlen,
+                         "%s: \"%s\" is not a failure type (rate_limit, invalid_api_key, "
+                         "context_length, server_error, invalid_request, model_not_found)",
+                         where, t);
+                free(copy);
+                return -EINVAL;
+            }
+            m |= 1u << k;
+        }
+        free(copy);
+    }
+    if (!m) {
+        snprintf(err, errlen, "%s: no failure type given", where);
+        return -EINVAL;
+    }
+    *mask = m;
     return 0;
 }
 
@@ -306,6 +373,8 @@ static int apply(struct sim_config *c, const struct flagdef *f, char **vals, siz
         }
         return 0;
     }
+    if (f->type == F_FAILURES)
+        return parse_failures(vals, n, (unsigned *)((char *)c + f->off), where, err, errlen);
     if (f->type == F_IGNORED) {
         if (warn && warnlen && !warn[0])
             snprintf(warn, warnlen, "%s is accepted and ignored: %s", where, f->help + 9);
@@ -372,7 +441,14 @@ static int scan_argv(int argc, char **argv, struct cli_flag **out, size_t *nout,
             cf->is_list = false;
             continue;
         }
-        if (cf->def->type == F_LIST) {
+        if (cf->def->type == F_BOOL) { /* --flag alone: true, and takes no value */
+            static char *truth = "true";
+            cf->vals = xmalloc(sizeof(char *));
+            cf->vals[0] = truth;
+            cf->n = 1;
+            continue;
+        }
+        if (cf->def->type == F_LIST || cf->def->type == F_FAILURES) {
             cf->is_list = true;
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
                 i++;

@@ -17,6 +17,18 @@
 enum sim_mode { SIM_MODE_RANDOM, SIM_MODE_ECHO };
 enum sim_calc { SIM_CALC_LEGACY, SIM_CALC_CONSTANT, SIM_CALC_PER_TOKEN };
 
+/* Injected failures (--failure-types), upstream's canned errors. */
+enum sim_failure {
+    SIM_FAIL_RATE_LIMIT,
+    SIM_FAIL_INVALID_API_KEY,
+    SIM_FAIL_CONTEXT_LENGTH,
+    SIM_FAIL_SERVER_ERROR,
+    SIM_FAIL_INVALID_REQUEST,
+    SIM_FAIL_MODEL_NOT_FOUND,
+    SIM_FAIL_N
+};
+extern const char *const sim_failure_names[SIM_FAIL_N];
+
 struct sim_config {
     char *host; /* listen address (pdsim extension; vLLM's --host) */
     long port;
@@ -36,7 +48,10 @@ struct sim_config {
     double time_factor_under_load;
     long max_request_body_size_mb;
     long data_parallel_size;
-    long v; /* klog verbosity */
+    long v;                  /* klog verbosity */
+    long failure_rate;       /* percent of generation requests failed on purpose */
+    unsigned failure_types;  /* bit (1 << enum sim_failure) per allowed type */
+    long request_id_headers; /* honour and echo X-Request-Id (a bool) */
     char *config_path;
     /* pdsim extensions */
     long http_threads;

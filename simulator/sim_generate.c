@@ -40,10 +40,11 @@ struct gen_req {
     struct mg_connection *c;
     struct sim_request req;
     struct sim_resp_ctx rctx;
-    char id[64];
+    char id[136];
+    char hdrs[1024]; /* the server's extra headers, plus X-Request-Id when echoed */
     struct gen_choice *ch;
     size_t nch;
-    struct sim_rng rng;
+    struct sim_rng rng, fail_rng; /* text and jitter; failure injection */
     struct timespec t_recv;
     int evfd, sockfd;
     struct buf out;
@@ -84,6 +85,91 @@ static void make_id(struct gen_req *g)
              (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
              (unsigned long long)(b & 0xffffffffffffULL));
     sim_rng_seed2(&g->rng, (uint64_t)g->s->cfg->seed, n);
+    sim_rng_seed2(&g->fail_rng, (uint64_t)g->s->cfg->seed ^ 0xfa11ULL, n);
+}
+
+/* After parsing, in upstream's order: the request id from X-Request-Id (with
+ * --enable-request-id-headers), X-Return-Error, then failure injection.
+ * Returns 0 or an HTTP status with err (and *param) set. */
+static int injected(struct gen_req *g, char *err, size_t errlen, const char **param)
+{
+    const struct sim_config *cfg = g->s->cfg;
+    *param = NULL;
+    if (cfg->request_id_headers) {
+        const char *h = mg_get_header(g->c, "X-Request-Id");
+        if (h && *h) {
+            size_t len = strlen(h);
+            for (size_t i = 0; i < len; i++) {
+                unsigned char ch = (unsigned char)h[i];
+                if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\') {
+                    snprintf(err, errlen,
+                             "X-Request-Id must be printable ASCII without quotes or backslashes");
+                    return 400;
+                }
+            }
+            if (len >= sizeof(g->id)) {
+                snprintf(err, errlen, "X-Request-Id is longer than %zu characters",
+                         sizeof(g->id) - 1);
+                return 400;
+            }
+            snprintf(g->id, sizeof(g->id), "%s", h);
+        }
+        size_t used = strlen(g->hdrs);
+        snprintf(g->hdrs + used, sizeof(g->hdrs) - used, "X-Request-Id: %s\r\n", g->id);
+    }
+    const char *re = mg_get_header(g->c, "X-Return-Error");
+    if (re) {
+        char *end;
+        errno = 0;
+        long code = strtol(re, &end, 10);
+        if (errno || end == re || *end) {
+            snprintf(err, errlen, "X-Return-Error: \"%.60s\" is not an integer status code", re);
+            return 400;
+        }
+        if (code < 400 || code > 599) {
+            snprintf(err, errlen, "X-Return-Error: %ld is not an HTTP error status (400-599)",
+                     code);
+            return 400;
+        }
+        snprintf(err, errlen, "Simulated error triggered by X-Return-Error header (code %ld)",
+                 code);
+        return (int)code;
+    }
+    if (cfg->failure_rate > 0 && sim_rng_range(&g->fail_rng, 1, 100) <= cfg->failure_rate) {
+        int allowed[SIM_FAIL_N], n = 0;
+        for (int k = 0; k < SIM_FAIL_N; k++)
+            if (cfg->failure_types & (1u << k))
+                allowed[n++] = k;
+        switch (allowed[sim_rng_range(&g->fail_rng, 0, n - 1)]) {
+        case SIM_FAIL_RATE_LIMIT:
+            snprintf(err, errlen,
+                     "Rate limit reached for %s in organization org-xxx on requests per min "
+                     "(RPM): Limit 3, Used 3, Requested 1.",
+                     g->req.model);
+            return 429;
+        case SIM_FAIL_INVALID_API_KEY:
+            snprintf(err, errlen, "Incorrect API key provided.");
+            return 401;
+        case SIM_FAIL_CONTEXT_LENGTH:
+            snprintf(err, errlen,
+                     "This model's maximum context length is 4096 tokens. However, your "
+                     "messages resulted in 4500 tokens.");
+            *param = "messages";
+            return 400;
+        case SIM_FAIL_SERVER_ERROR:
+            snprintf(err, errlen, "The server is overloaded or not ready yet.");
+            return 503;
+        case SIM_FAIL_INVALID_REQUEST:
+            snprintf(err, errlen, "Invalid request: missing required parameter 'model'.");
+            *param = "model";
+            return 400;
+        default:
+            snprintf(err, errlen, "The model '%s-nonexistent' does not exist", g->req.model);
+            *param = "model";
+            return 404;
+        }
+    }
+    return 0;
 }
 
 /* Text for every choice, decided up front so the timed loop only sends. */
@@ -257,7 +343,7 @@ static int respond_full(struct gen_req *g)
     usage_of(g, &u);
     int err = sim_resp_full(&body, &g->rctx, rc, g->nch, &u, g->kv_params);
     if (err == 0)
-        httpd_send(g->c, 200, "application/json", g->s->extra_headers, body.data, body.len);
+        httpd_send(g->c, 200, "application/json", g->hdrs, body.data, body.len);
     buf_release(&body);
     free(rc);
     return 200;
@@ -351,6 +437,10 @@ static int prepare(struct gen_req *g, enum sim_api api, char *err, size_t errlen
     }
     int status = sim_request_parse(api, buf_str(&body), body.len, &g->req, err, errlen, param);
     buf_release(&body);
+    if (status == 0) {
+        make_id(g);
+        status = injected(g, err, errlen, param);
+    }
     if (status == 0)
         status = check_request(g, err, errlen, param);
     return status;
@@ -370,7 +460,7 @@ static int serve(struct gen_req *g)
         buf_release(&kv);
     }
     if (g->req.stream &&
-        httpd_begin_chunked(g->c, 200, "text/event-stream; charset=utf-8", s->extra_headers) < 0) {
+        httpd_begin_chunked(g->c, 200, "text/event-stream; charset=utf-8", g->hdrs) < 0) {
         cancel_all(g);
         return 499;
     }
@@ -385,7 +475,7 @@ static int serve(struct gen_req *g)
         if (g->req.stream)
             stream_tail(g, 503, "server is shutting down");
         else
-            httpd_send_error(g->c, 503, "server is shutting down", NULL, s->extra_headers);
+            httpd_send_error(g->c, 503, "server is shutting down", NULL, g->hdrs);
         return 503;
     }
     if (g->req.stream) {
@@ -408,15 +498,15 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
     g.sockfd = -2;
     buf_init(&g.out, BUF_NOCAP);
     clock_gettime(CLOCK_MONOTONIC, &g.t_recv);
+    snprintf(g.hdrs, sizeof(g.hdrs), "%s", s->extra_headers);
     int status = prepare(&g, api, err, sizeof(err), &param);
+    snprintf(reqid, reqidlen, "%s", g.id);
     if (status == 0) {
-        make_id(&g);
-        snprintf(reqid, reqidlen, "%s", g.id);
         prepare_choices(&g);
         status = admit(&g, err, sizeof(err));
     }
     if (status != 0) {
-        httpd_send_error(c, status, err, param && *param ? param : NULL, s->extra_headers);
+        httpd_send_error(c, status, err, param && *param ? param : NULL, g.hdrs);
         gen_release(&g);
         return status;
     }
