@@ -24,6 +24,7 @@ enum ftype {
     F_CONFIG,
     F_BOOL,     /* --flag alone is true; --flag=false works (unlike upstream) */
     F_FAILURES, /* a list of failure type names */
+    F_NOBOOL,   /* --no-X: sets the bool X to false */
 };
 
 const char *const sim_failure_names[SIM_FAIL_N] = {"rate_limit",      "invalid_api_key",
@@ -87,6 +88,12 @@ static const struct flagdef flags[] = {
      "invalid_request, model_not_found"},
     {"enable-request-id-headers", F_BOOL, OFF(request_id_headers), 0, 0, "false",
      "use the client's X-Request-Id as the request id, and echo the id in X-Request-Id"},
+    {"startup-duration", F_DUR, OFF(startup_duration), 0, 0, "0s",
+     "/health/ready answers 503 until the server has run this long"},
+    {"enable-sleep-mode", F_BOOL, OFF(sleep_mode), 0, 0, "false",
+     "let /sleep act (also needs env VLLM_SERVER_DEV_MODE=1, as upstream)"},
+    {"no-enable-sleep-mode", F_NOBOOL, OFF(sleep_mode), 0, 0, "",
+     "the opposite of --enable-sleep-mode"},
     {"http-threads", F_INT, OFF(http_threads), 16, 65536, "2048",
      "HTTP worker threads = concurrent connections (pdsim extension)"},
     {"shutdown-timeout", F_DUR, OFF(shutdown_timeout), 0, 0, "30s",
@@ -128,9 +135,6 @@ static const char *const unsupported[] = {"lora-modules",
                                           "self-signed-certs",
                                           "fake-metrics",
                                           "fake-metrics-refresh-interval",
-                                          "startup-duration",
-                                          "enable-sleep-mode",
-                                          "no-enable-sleep-mode",
                                           "enable-request-id-headers",
                                           "log-http",
                                           "omni",
@@ -318,6 +322,13 @@ static int apply_scalar(struct sim_config *c, const struct flagdef *f, const cha
             return -EINVAL;
         }
         return 0;
+    case F_NOBOOL:
+        if (strcmp(val, "true") != 0) {
+            snprintf(err, errlen, "%s takes no value", where);
+            return -EINVAL;
+        }
+        *(long *)field = 0;
+        return 0;
     case F_LIST:
     case F_FAILURES:
     case F_IGNORED:
@@ -441,7 +452,7 @@ static int scan_argv(int argc, char **argv, struct cli_flag **out, size_t *nout,
             cf->is_list = false;
             continue;
         }
-        if (cf->def->type == F_BOOL) { /* --flag alone: true, and takes no value */
+        if (cf->def->type == F_BOOL || cf->def->type == F_NOBOOL) { /* alone: no value */
             static char *truth = "true";
             cf->vals = xmalloc(sizeof(char *));
             cf->vals[0] = truth;

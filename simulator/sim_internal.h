@@ -13,6 +13,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 
 struct mg_connection;
 struct mg_context;
@@ -28,6 +29,8 @@ struct sim_server {
     char *pd_host;       /* remote_host in kv_transfer_params */
     char *extra_headers; /* x-inference-* lines, or "" */
     _Atomic bool shutting_down;
+    _Atomic bool sleeping;   /* /sleep and /wake_up (does not block inference, as upstream) */
+    struct timespec started; /* CLOCK_MONOTONIC, for --startup-duration */
     _Atomic long inflight;
     _Atomic unsigned long long req_counter;
     int abortfd; /* eventfd; readable once sim_server_abort ran */

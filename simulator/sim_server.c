@@ -163,6 +163,52 @@ static int route_post(struct sim_server *s, struct mg_connection *c, const char 
     return sim_generate(s, c, api, reqid, idlen);
 }
 
+/* --startup-duration has passed. */
+static bool started_up(struct sim_server *s)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t up = (int64_t)(now.tv_sec - s->started.tv_sec) * 1000000000LL +
+                 (now.tv_nsec - s->started.tv_nsec);
+    return up >= s->cfg->startup_duration;
+}
+
+/* POST /sleep, POST /wake_up[?tags=kv_cache], GET /is_sleeping, as upstream:
+ * /sleep acts only with --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1, and
+ * answers 200 either way; sleeping does not block inference. */
+static int handle_sleep(struct sim_server *s, struct mg_connection *c, const char *m,
+                        const char *path)
+{
+    if (is(path, "/is_sleeping")) {
+        if (!is(m, "GET"))
+            return method_not_allowed(s, c, "GET");
+        const char *b =
+            atomic_load(&s->sleeping) ? "{\"is_sleeping\":true}" : "{\"is_sleeping\":false}";
+        httpd_send(c, 200, "application/json", s->extra_headers, b, strlen(b));
+        return 200;
+    }
+    if (!is(m, "POST"))
+        return method_not_allowed(s, c, "POST");
+    if (is(path, "/sleep")) {
+        const char *dev = getenv("VLLM_SERVER_DEV_MODE");
+        if (s->cfg->sleep_mode && dev && strcmp(dev, "1") == 0) {
+            atomic_store(&s->sleeping, true);
+            log_info("sleeping");
+        }
+    } else {
+        const char *q = mg_get_request_info(c)->query_string;
+        char tags[64] = "";
+        if (q)
+            mg_get_var(q, strlen(q), "tags", tags, sizeof(tags));
+        if (!tags[0] || strcmp(tags, "kv_cache") == 0) {
+            atomic_store(&s->sleeping, false);
+            log_info("awake");
+        }
+    }
+    httpd_send(c, 200, "application/json", s->extra_headers, "", 0);
+    return 200;
+}
+
 static int route(struct sim_server *s, struct mg_connection *c, const char *m, const char *path,
                  char *reqid, size_t idlen)
 {
@@ -174,9 +220,19 @@ static int route(struct sim_server *s, struct mg_connection *c, const char *m, c
         /* HEAD too (probes use it): these bodies are empty anyway. */
         if (!get && !is(m, "HEAD"))
             return method_not_allowed(s, c, "GET, HEAD");
-        st = is(path, "/health") || !atomic_load(&s->shutting_down) ? 200 : 503;
+        st = is(path, "/health") || (!atomic_load(&s->shutting_down) && started_up(s)) ? 200 : 503;
         httpd_send(c, st, "application/json", s->extra_headers, "", 0);
         return st;
+    }
+    if (is(path, "/sleep") || is(path, "/wake_up") || is(path, "/is_sleeping"))
+        return handle_sleep(s, c, m, path);
+    if (is(path, "/query")) {
+        if (!get)
+            return method_not_allowed(s, c, "GET");
+        char body[128];
+        int n = snprintf(body, sizeof(body), "{\"0\":{\"engine_id\":\"%s\"}}", s->engine_id);
+        httpd_send(c, 200, "application/json", s->extra_headers, body, (size_t)n);
+        return 200;
     }
     if (is(path, "/v1/models"))
         return get ? handle_models(s, c) : method_not_allowed(s, c, "GET");
@@ -262,6 +318,7 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, char *err, siz
     sim_pd_new_engine_id(s->engine_id);
     s->pd_host = pd_host(cfg);
     s->extra_headers = xstrdup("");
+    clock_gettime(CLOCK_MONOTONIC, &s->started);
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.init_thread = init_thread;
