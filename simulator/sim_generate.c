@@ -45,6 +45,7 @@ struct gen_req {
     struct gen_choice *ch;
     size_t nch;
     struct sim_rng rng, fail_rng; /* text and jitter; failure injection */
+    bool cache_threshold;         /* X-Cache-Threshold-Finish-Reason: answer at once */
     struct timespec t_recv;
     int evfd, sockfd;
     struct buf out;
@@ -116,6 +117,18 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
         }
         size_t used = strlen(g->hdrs);
         snprintf(g->hdrs + used, sizeof(g->hdrs) - used, "X-Request-Id: %s\r\n", g->id);
+    }
+    const char *ct = mg_get_header(g->c, "X-Cache-Threshold-Finish-Reason");
+    if (ct) { /* Go's strconv.ParseBool, as upstream */
+        if (!strcmp(ct, "1") || !strcmp(ct, "t") || !strcmp(ct, "T") || !strcmp(ct, "true") ||
+            !strcmp(ct, "TRUE") || !strcmp(ct, "True"))
+            g->cache_threshold = true;
+        else if (strcmp(ct, "0") && strcmp(ct, "f") && strcmp(ct, "F") && strcmp(ct, "false") &&
+                 strcmp(ct, "FALSE") && strcmp(ct, "False")) {
+            snprintf(err, errlen, "X-Cache-Threshold-Finish-Reason: \"%.60s\" is not true or false",
+                     ct);
+            return 400;
+        }
     }
     const char *re = mg_get_header(g->c, "X-Return-Error");
     if (re) {
@@ -364,6 +377,55 @@ static void stream_tail(struct gen_req *g, int status, const char *error)
         httpd_end_chunked(g->c);
 }
 
+/* X-Cache-Threshold-Finish-Reason: every choice ends at once with
+ * finish_reason cache_threshold, no latency and no completion tokens, and
+ * usage has "prompt_tokens_details": null, as upstream. */
+static int respond_cache_threshold(struct gen_req *g)
+{
+    struct sim_server *s = g->s;
+    struct sim_resp_usage u;
+    memset(&u, 0, sizeof(u));
+    u.no_details = true;
+    for (size_t p = 0; p < g->req.nprompts; p++)
+        u.prompt += g->req.prompts[p].ntokens;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    for (size_t i = 0; i < g->nch; i++) {
+        struct sim_metrics_done d = {.e2e = ts_sec(&g->t_recv, &now),
+                                     .prompt_tokens = g->ch[i].prompt->ntokens,
+                                     .max_tokens_param = g->req.max_tokens,
+                                     .finish = SIM_FINISH_CACHE_THRESHOLD};
+        sim_metrics_observe_done(s->metrics, &d);
+    }
+    struct buf b;
+    buf_init(&b, BUF_NOCAP);
+    int rc = 0;
+    if (g->req.stream) {
+        for (size_t i = 0; i < g->nch && rc == 0; i++) {
+            rc = sim_resp_sse_role(&b, &g->rctx, g->ch[i].index);
+            rc = rc ? rc
+                    : sim_resp_sse_finish(&b, &g->rctx, g->ch[i].index, SIM_FINISH_CACHE_THRESHOLD);
+        }
+        if (rc == 0 && g->req.include_usage)
+            rc = sim_resp_sse_usage(&b, &g->rctx, &u);
+        rc = rc ? rc : sim_resp_sse_done(&b);
+        if (rc == 0 &&
+            httpd_begin_chunked(g->c, 200, "text/event-stream; charset=utf-8", g->hdrs) == 0 &&
+            httpd_write_chunk(g->c, b.data, b.len) == 0)
+            httpd_end_chunked(g->c);
+    } else {
+        struct sim_resp_choice *ch = xcalloc(g->nch, sizeof(*ch));
+        for (size_t i = 0; i < g->nch; i++)
+            ch[i] = (struct sim_resp_choice){g->ch[i].index, "", 0, SIM_FINISH_CACHE_THRESHOLD};
+        rc = sim_resp_full(&b, &g->rctx, ch, g->nch, &u, NULL);
+        free(ch);
+        if (rc == 0)
+            httpd_send(g->c, 200, "application/json", g->hdrs, b.data, b.len);
+    }
+    buf_release(&b);
+    return 200;
+}
+
 /* Checks that need the parsed request: model, context window. Returns 0 or
  * an HTTP status with err set. */
 static int check_request(struct gen_req *g, char *err, size_t errlen, const char **param)
@@ -503,6 +565,13 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
     snprintf(reqid, reqidlen, "%s", g.id);
     if (status == 0) {
         prepare_choices(&g);
+        if (g.cache_threshold) {
+            g.rctx = (struct sim_resp_ctx){g.req.api, g.id, sim_config_display_name(s->cfg),
+                                           (long)time(NULL)};
+            status = respond_cache_threshold(&g);
+            gen_release(&g);
+            return status;
+        }
         status = admit(&g, err, sizeof(err));
     }
     if (status != 0) {

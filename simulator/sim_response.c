@@ -30,6 +30,8 @@ static int usage_obj(struct buf *b, const struct sim_resp_usage *u)
     rc = rc ? rc : buf_put_long(b, u->completion);
     rc = rc ? rc : buf_puts(b, ",\"total_tokens\":");
     rc = rc ? rc : buf_put_long(b, u->prompt + u->completion);
+    if (u->no_details)
+        return rc ? rc : buf_puts(b, ",\"prompt_tokens_details\":null}");
     rc = rc ? rc : buf_puts(b, ",\"prompt_tokens_details\":{\"cached_tokens\":");
     rc = rc ? rc : buf_put_long(b, u->cached);
     return rc ? rc : buf_puts(b, "}}");

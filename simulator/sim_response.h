@@ -30,6 +30,7 @@ struct sim_resp_usage {
     long prompt;
     long completion;
     long cached;
+    bool no_details; /* "prompt_tokens_details": null (a cache_threshold answer) */
 };
 
 /* "data: {...role chunk...}\n\n" (chat only; completions append nothing). */

@@ -104,6 +104,45 @@ class ReturnErrorHeaderTest(unittest.TestCase):
         self.assertEqual(self.sim.json("POST", "/v1/completions", TEXT)[0], 200)
 
 
+class CacheThresholdHeaderTest(unittest.TestCase):
+    def test_finish_reason_cache_threshold_at_once(self):
+        sim = start("--time-to-first-token", "500ms", "--inter-token-latency", "100ms")
+        try:
+            import time
+            for path, body in (("/v1/chat/completions", CHAT), ("/v1/completions", TEXT)):
+                t0 = time.monotonic()
+                st, j = sim.json("POST", path, dict(body, n=2),
+                                 {"X-Cache-Threshold-Finish-Reason": "true"})
+                self.assertEqual(st, 200, j)
+                self.assertLess(time.monotonic() - t0, 0.4)  # no TTFT
+                self.assertEqual([c["finish_reason"] for c in j["choices"]],
+                                 ["cache_threshold"] * 2)
+                self.assertEqual(j["usage"]["completion_tokens"], 0)
+                self.assertIsNone(j["usage"]["prompt_tokens_details"])
+            # streaming: a finish chunk per choice, usage, [DONE]
+            st, h, data = sim.request("POST", "/v1/chat/completions",
+                                      dict(CHAT, stream=True,
+                                           stream_options={"include_usage": True}),
+                                      {"X-Cache-Threshold-Finish-Reason": "1"})
+            text = data.decode()
+            self.assertEqual(st, 200)
+            self.assertIn('"finish_reason":"cache_threshold"', text)
+            self.assertIn('"prompt_tokens_details":null', text)
+            self.assertTrue(text.rstrip().endswith("data: [DONE]"))
+            # false is an ordinary request; garbage is a 400
+            st, j = sim.json("POST", "/v1/completions", TEXT,
+                             {"X-Cache-Threshold-Finish-Reason": "false"})
+            self.assertEqual(st, 200)
+            self.assertNotEqual(j["choices"][0]["finish_reason"], "cache_threshold")
+            st, j = sim.json("POST", "/v1/completions", TEXT,
+                             {"X-Cache-Threshold-Finish-Reason": "maybe"})
+            self.assertEqual(st, 400)
+            m = sim.request("GET", "/metrics")[2].decode()
+            self.assertIn('finish_reason="cache_threshold"} 5', m)
+        finally:
+            self.assertEqual(sim.stop(), 0)
+
+
 class RequestIdTest(unittest.TestCase):
     def test_echo_when_enabled(self):
         sim = start("--enable-request-id-headers")
