@@ -17,6 +17,8 @@
 enum sim_mode { SIM_MODE_RANDOM, SIM_MODE_ECHO };
 enum sim_calc { SIM_CALC_LEGACY, SIM_CALC_CONSTANT, SIM_CALC_PER_TOKEN };
 
+struct cJSON;
+
 /* Injected failures (--failure-types), upstream's canned errors. */
 enum sim_failure {
     SIM_FAIL_RATE_LIMIT,
@@ -76,6 +78,19 @@ void sim_config_release(struct sim_config *cfg);
 
 /* Write --help text: every flag with its default. */
 void sim_config_help(FILE *out);
+
+/* The keys POST /admin/config may change: every latency key, failure-injection-rate
+ * and failure-types. Applies the partial update patch (a JSON object; keys are
+ * flag names; durations are strings or integer nanoseconds) to *c, a copy of the
+ * running config whose pointer members stay shared. Validated as a whole (std-dev
+ * bounds, time factor): returns 0, or -1 with err naming the key, and then *c may
+ * be partly changed (the caller discards it). */
+int sim_config_update_runtime(struct sim_config *c, const struct cJSON *patch, char *err,
+                              size_t errlen);
+
+/* The config as a JSON object (flag names as keys, durations as strings), for
+ * GET /admin/config. The caller deletes it. */
+struct cJSON *sim_config_json(const struct sim_config *c);
 
 /* The name shown in responses and metrics: the first served name. Borrowed. */
 const char *sim_config_display_name(const struct sim_config *cfg);

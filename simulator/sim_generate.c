@@ -46,6 +46,7 @@ struct gen_req {
     size_t nch;
     struct sim_rng rng, fail_rng; /* text and jitter; failure injection */
     bool cache_threshold;         /* X-Cache-Threshold-Finish-Reason: answer at once */
+    const struct sim_runtime *rt; /* the runtime settings when the request started */
     struct timespec t_recv;
     int evfd, sockfd;
     struct buf out;
@@ -94,7 +95,7 @@ static void make_id(struct gen_req *g)
  * Returns 0 or an HTTP status with err (and *param) set. */
 static int injected(struct gen_req *g, char *err, size_t errlen, const char **param)
 {
-    const struct sim_config *cfg = g->s->cfg;
+    const struct sim_config *cfg = g->s->cfg, *rcfg = &g->rt->cfg;
     *param = NULL;
     if (cfg->request_id_headers) {
         const char *h = mg_get_header(g->c, "X-Request-Id");
@@ -148,10 +149,10 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
                  code);
         return (int)code;
     }
-    if (cfg->failure_rate > 0 && sim_rng_range(&g->fail_rng, 1, 100) <= cfg->failure_rate) {
+    if (rcfg->failure_rate > 0 && sim_rng_range(&g->fail_rng, 1, 100) <= rcfg->failure_rate) {
         int allowed[SIM_FAIL_N], n = 0;
         for (int k = 0; k < SIM_FAIL_N; k++)
-            if (cfg->failure_types & (1u << k))
+            if (rcfg->failure_types & (1u << k))
                 allowed[n++] = k;
         switch (allowed[sim_rng_range(&g->fail_rng, 0, n - 1)]) {
         case SIM_FAIL_RATE_LIMIT:
@@ -255,7 +256,7 @@ static void advance(struct gen_req *g, struct gen_choice *c, const struct timesp
     struct sim_server *s = g->s;
     if (!c->started) {
         long running = sim_sched_running(s->sched);
-        int64_t ttft = sim_lat_ttft(&s->lat, &g->rng, c->prompt->ntokens, 0,
+        int64_t ttft = sim_lat_ttft(&g->rt->lat, &g->rng, c->prompt->ntokens, 0,
                                     g->req.do_remote_prefill, running);
         sim_metrics_observe_ttft(s->metrics, (double)ttft / 1e9);
         c->started = true;
@@ -275,7 +276,7 @@ static void advance(struct gen_req *g, struct gen_choice *c, const struct timesp
             finish_choice(g, c, now);
             break;
         }
-        int64_t itl = sim_lat_itl(&s->lat, &g->rng, sim_sched_running(s->sched));
+        int64_t itl = sim_lat_itl(&g->rt->lat, &g->rng, sim_sched_running(s->sched));
         sim_metrics_observe_itl(s->metrics, (double)itl / 1e9);
         ts_add(&c->next, itl);
     }
@@ -558,6 +559,7 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
     g.c = c;
     g.evfd = -1;
     g.sockfd = -2;
+    g.rt = atomic_load(&s->rt);
     buf_init(&g.out, BUF_NOCAP);
     clock_gettime(CLOCK_MONOTONIC, &g.t_recv);
     snprintf(g.hdrs, sizeof(g.hdrs), "%s", s->extra_headers);

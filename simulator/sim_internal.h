@@ -11,6 +11,7 @@
 #include "simulator/sim_request.h"
 #include "simulator/sim_sched.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <time.h>
@@ -18,11 +19,22 @@
 struct mg_connection;
 struct mg_context;
 
+/* The settings POST /admin/config may change, as one immutable snapshot: a
+ * request reads the snapshot current when it starts; an update publishes a
+ * new one atomically. Old snapshots stay until the server stops (updates are
+ * rare and small), so a request never sees one freed. */
+struct sim_runtime {
+    struct sim_config cfg; /* a copy; its pointer members are the running config's */
+    struct sim_lat lat;
+    struct sim_runtime *prev;
+};
+
 struct sim_server {
     const struct sim_config *cfg;
     struct mg_context *ctx;
     int port;
-    struct sim_lat lat;
+    _Atomic(struct sim_runtime *) rt;
+    pthread_mutex_t admin_mu; /* one /admin/config update at a time */
     struct sim_sched *sched;
     struct sim_metrics *metrics;
     char engine_id[37];

@@ -163,6 +163,56 @@ static int route_post(struct sim_server *s, struct mg_connection *c, const char 
     return sim_generate(s, c, api, reqid, idlen);
 }
 
+static int send_config(struct sim_server *s, struct mg_connection *c, const struct sim_config *cfg)
+{
+    cJSON *j = sim_config_json(cfg);
+    char *text = cJSON_PrintUnformatted(j);
+    httpd_send(c, 200, "application/json", s->extra_headers, text, strlen(text));
+    cJSON_free(text);
+    cJSON_Delete(j);
+    return 200;
+}
+
+/* GET /admin/config: the running config. POST: a partial JSON update of the
+ * latency and failure settings, validated as a whole and published at once;
+ * a bad one is a 400 and changes nothing. Requests already running keep the
+ * settings they started with. */
+static int handle_admin_config(struct sim_server *s, struct mg_connection *c, const char *m)
+{
+    if (is(m, "GET"))
+        return send_config(s, c, &atomic_load(&s->rt)->cfg);
+    if (!is(m, "POST"))
+        return method_not_allowed(s, c, "GET, POST");
+    struct buf body;
+    char err[512];
+    buf_init(&body, 1u << 20);
+    if (httpd_read_body(c, &body) < 0) {
+        buf_release(&body);
+        mg_disable_connection_keep_alive(c);
+        return send_err(s, c, 400, "Failed to read request body (at most 1 MB)");
+    }
+    cJSON *patch = json_parse(buf_str(&body), body.len, err, sizeof(err));
+    buf_release(&body);
+    if (!patch)
+        return send_err(s, c, 400, err);
+    pthread_mutex_lock(&s->admin_mu);
+    struct sim_runtime *cur = atomic_load(&s->rt), *next = xcalloc(1, sizeof(*next));
+    next->cfg = cur->cfg;
+    int rc = sim_config_update_runtime(&next->cfg, patch, err, sizeof(err));
+    cJSON_Delete(patch);
+    if (rc < 0) {
+        pthread_mutex_unlock(&s->admin_mu);
+        free(next);
+        return send_err(s, c, 400, err);
+    }
+    sim_lat_from_config(&next->lat, &next->cfg);
+    next->prev = cur;
+    atomic_store(&s->rt, next);
+    pthread_mutex_unlock(&s->admin_mu);
+    log_info("config updated");
+    return send_config(s, c, &next->cfg);
+}
+
 /* --startup-duration has passed. */
 static bool started_up(struct sim_server *s)
 {
@@ -224,6 +274,8 @@ static int route(struct sim_server *s, struct mg_connection *c, const char *m, c
         httpd_send(c, st, "application/json", s->extra_headers, "", 0);
         return st;
     }
+    if (is(path, "/admin/config"))
+        return handle_admin_config(s, c, m);
     if (is(path, "/sleep") || is(path, "/wake_up") || is(path, "/is_sleeping"))
         return handle_sleep(s, c, m, path);
     if (is(path, "/query")) {
@@ -311,7 +363,11 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, char *err, siz
     struct sim_server *s = xcalloc(1, sizeof(*s));
     s->cfg = cfg;
     s->abortfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    sim_lat_from_config(&s->lat, cfg);
+    struct sim_runtime *rt = xcalloc(1, sizeof(*rt));
+    rt->cfg = *cfg;
+    sim_lat_from_config(&rt->lat, &rt->cfg);
+    atomic_store(&s->rt, rt);
+    pthread_mutex_init(&s->admin_mu, NULL);
     struct sim_metrics_opts mo = {sim_config_display_name(cfg), cfg->max_model_len, 1, 16, 1024};
     s->metrics = sim_metrics_new(&mo);
     s->sched = sim_sched_new(cfg->max_num_seqs, cfg->max_waiting_queue_length, s->metrics);
@@ -376,6 +432,11 @@ void sim_server_stop(struct sim_server *s)
     }
     sim_sched_free(s->sched);
     sim_metrics_free(s->metrics);
+    for (struct sim_runtime *rt = atomic_load(&s->rt), *prev; rt; rt = prev) {
+        prev = rt->prev;
+        free(rt);
+    }
+    pthread_mutex_destroy(&s->admin_mu);
     free(s->pd_host);
     free(s->extra_headers);
     if (s->abortfd >= 0)

@@ -73,6 +73,54 @@ class SleepTest(unittest.TestCase):
                 sim.stop()
 
 
+class AdminConfigTest(unittest.TestCase):
+    def test_get_update_and_rejections(self):
+        sim = Proc(SIMULATOR, ["--model", M, "--time-to-first-token", "100ms"])
+        try:
+            st, cfg = sim.json("GET", "/admin/config")
+            self.assertEqual(st, 200)
+            self.assertEqual((cfg["time-to-first-token"], cfg["inter-token-latency"],
+                              cfg["failure-injection-rate"], cfg["model"]), ("100ms", "0s", 0, M))
+            self.assertEqual(len(cfg["failure-types"]), 6)
+            # a partial update: strings or integer nanoseconds
+            st, new = sim.json("POST", "/admin/config",
+                               {"inter-token-latency": "40ms", "time-to-first-token": 20000000})
+            self.assertEqual(st, 200, new)
+            self.assertEqual((new["inter-token-latency"], new["time-to-first-token"]),
+                             ("40ms", "20ms"))
+            self.assertEqual(sim.json("GET", "/admin/config")[1], new)
+            t0 = time.monotonic()
+            st, j = sim.json("POST", "/v1/completions", dict(TEXT, max_tokens=6, ignore_eos=True))
+            took = time.monotonic() - t0
+            self.assertEqual(st, 200)
+            self.assertGreater(took, 0.02 + 5 * 0.04 * 0.9)  # the new latencies apply
+            # rejected as a whole: nothing changes
+            for bad, want in (({"inter-token-latency": "fast"}, "inter-token-latency"),
+                              ({"port": 1}, "not a setting that can change"),
+                              ({"inter-token-latency": "1ms", "inter-token-latency-std-dev": "1ms"},
+                               "at most 0.3x"),
+                              ({"failure-types": ["nope"]}, "is not a failure type"),
+                              ({"failure-injection-rate": 101}, "out of range"),
+                              ({"time-factor-under-load": 0.5}, ">= 1.0"),
+                              ([1], "JSON object")):
+                st, j = sim.json("POST", "/admin/config", bad)
+                self.assertEqual(st, 400, bad)
+                self.assertIn(want, j["error"]["message"], bad)
+                self.assertEqual(sim.json("GET", "/admin/config")[1], new)
+            st, _, _ = sim.request("POST", "/admin/config", b"{not json", {})
+            self.assertEqual(st, 400)
+            self.assertEqual(sim.request("PUT", "/admin/config")[0], 405)
+            # failure injection switched on and off at run time
+            st, _ = sim.json("POST", "/admin/config", {"failure-injection-rate": 100,
+                                                        "failure-types": ["server_error"]})
+            self.assertEqual(st, 200)
+            self.assertEqual(sim.json("POST", "/v1/completions", TEXT)[0], 503)
+            sim.json("POST", "/admin/config", {"failure-injection-rate": 0})
+            self.assertEqual(sim.json("POST", "/v1/completions", TEXT)[0], 200)
+        finally:
+            self.assertEqual(sim.stop(), 0)
+
+
 class QueryTest(unittest.TestCase):
     def test_query_engine_id_is_stable(self):
         sim = Proc(SIMULATOR, ["--model", M])
