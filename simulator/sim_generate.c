@@ -221,8 +221,13 @@ static void emit_token(struct gen_req *g, struct gen_choice *c)
         int rc = 0;
         if (c->emitted == 0)
             rc = sim_resp_sse_role(&g->out, &g->rctx, c->index);
-        rc =
-            rc ? rc : sim_resp_sse_token(&g->out, &g->rctx, c->index, c->gen.text + t->off, t->len);
+        if (g->req.logprobs) /* the token's real position (upstream uses created % 1000) */
+            rc = rc ? rc
+                    : sim_resp_sse_token_lp(&g->out, &g->rctx, c->index, c->gen.text + t->off,
+                                            t->len, (long)c->emitted, g->req.top_logprobs);
+        else
+            rc = rc ? rc
+                    : sim_resp_sse_token(&g->out, &g->rctx, c->index, c->gen.text + t->off, t->len);
         (void)rc; /* the out buffer has no cap */
     }
     c->emitted++;
@@ -352,8 +357,13 @@ static int respond_full(struct gen_req *g)
     buf_init(&body, BUF_NOCAP);
     buf_reserve(&body, 512);
     for (size_t i = 0; i < g->nch; i++)
-        rc[i] = (struct sim_resp_choice){g->ch[i].index, g->ch[i].gen.text, g->ch[i].gen.text_len,
-                                         g->ch[i].gen.finish};
+        rc[i] = (struct sim_resp_choice){g->ch[i].index,
+                                         g->ch[i].gen.text,
+                                         g->ch[i].gen.text_len,
+                                         g->ch[i].gen.finish,
+                                         g->ch[i].gen.toks.v,
+                                         g->ch[i].gen.toks.n,
+                                         g->req.logprobs ? g->req.top_logprobs : -1};
     usage_of(g, &u);
     int err = sim_resp_full(&body, &g->rctx, rc, g->nch, &u, g->kv_params);
     if (err == 0)
@@ -417,7 +427,8 @@ static int respond_cache_threshold(struct gen_req *g)
     } else {
         struct sim_resp_choice *ch = xcalloc(g->nch, sizeof(*ch));
         for (size_t i = 0; i < g->nch; i++)
-            ch[i] = (struct sim_resp_choice){g->ch[i].index, "", 0, SIM_FINISH_CACHE_THRESHOLD};
+            ch[i] = (struct sim_resp_choice){g->ch[i].index, "", 0, SIM_FINISH_CACHE_THRESHOLD,
+                                             NULL,           0,  -1};
         rc = sim_resp_full(&b, &g->rctx, ch, g->nch, &u, NULL);
         free(ch);
         if (rc == 0)

@@ -263,6 +263,35 @@ static int parse_common(struct sim_request *req, char *err, size_t errlen, const
     if (present)
         req->n = v;
     FIELD(json_opt_bool(r, "ignore_eos", &req->ignore_eos, &present, err, errlen), "ignore_eos");
+    if (req->api == SIM_API_CHAT) {
+        /* logprobs: bool; top_logprobs: 0..20, needs logprobs, 1 when not given (as upstream) */
+        FIELD(json_opt_bool(r, "logprobs", &req->logprobs, &present, err, errlen), "logprobs");
+        FIELD(json_opt_int(r, "top_logprobs", &v, &present, err, errlen), "top_logprobs");
+        req->top_logprobs = present ? v : 1;
+        if (present && (v < 0 || v > 20)) {
+            snprintf(err, errlen, "top_logprobs must be between 0 and 20");
+            *param = "top_logprobs";
+            return 400;
+        }
+        if (present && !req->logprobs) {
+            snprintf(err, errlen, "top_logprobs requires logprobs to be true");
+            *param = "top_logprobs";
+            return 400;
+        }
+    } else {
+        /* logprobs: an integer 0..20 (or null): that many alternatives, at least the token */
+        const cJSON *lp = cJSON_GetObjectItemCaseSensitive(r, "logprobs");
+        if (lp && !cJSON_IsNull(lp)) {
+            FIELD(json_opt_int(r, "logprobs", &v, &present, err, errlen), "logprobs");
+            if (v < 0 || v > 20) {
+                snprintf(err, errlen, "logprobs must be between 0 and 20");
+                *param = "logprobs";
+                return 400;
+            }
+            req->logprobs = true;
+            req->top_logprobs = v > 0 ? v : 1;
+        }
+    }
     FIELD(json_opt_object(r, "kv_transfer_params", &kv, err, errlen), "kv_transfer_params");
     if (kv) {
         FIELD(json_opt_bool(kv, "do_remote_decode", &req->do_remote_decode, &present, err, errlen),

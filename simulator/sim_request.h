@@ -33,6 +33,8 @@ struct sim_request {
     long max_tokens; /* -1 when unset; max_completion_tokens wins over max_tokens */
     long n;
     bool ignore_eos;
+    bool logprobs;     /* chat logprobs: true, or completions logprobs given */
+    long top_logprobs; /* alternatives per token, the token itself first (0..20) */
     bool do_remote_decode;
     bool do_remote_prefill;
     struct sim_prompt *prompts; /* owned; chat has exactly one */

@@ -3,6 +3,7 @@
 #include "common/httpd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static const char *object_name(const struct sim_resp_ctx *c, bool chunk)
 {
@@ -37,6 +38,116 @@ static int usage_obj(struct buf *b, const struct sim_resp_usage *u)
     return rc ? rc : buf_puts(b, "}}");
 }
 
+double sim_resp_logprob(long pos, long alt)
+{
+    return -1.0 - (double)(pos % 3) * 0.1 - (double)alt * 0.5;
+}
+
+/* The shortest decimal that reads back as v (as Go's encoding/json writes it). */
+static int put_double(struct buf *b, double v)
+{
+    char s[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(s, sizeof(s), "%.*g", prec, v);
+        if (strtod(s, NULL) == v)
+            break;
+    }
+    return buf_puts(b, s);
+}
+
+/* {"token":T,"logprob":L,"bytes":[...]} for tok, or its alternative alt
+ * (tok_alt); left open (no closing brace) when open. */
+static int lp_entry(struct buf *b, const char *tok, size_t len, long pos, long alt, bool open)
+{
+    char name[300];
+    int n = alt ? snprintf(name, sizeof(name), "%.*s_%ld", (int)(len > 256 ? 256 : len), tok, alt)
+                : snprintf(name, sizeof(name), "%.*s", (int)(len > 256 ? 256 : len), tok);
+    int rc = buf_puts(b, "{\"token\":");
+    rc = rc ? rc : buf_json_strn(b, name, (size_t)n);
+    rc = rc ? rc : buf_puts(b, ",\"logprob\":");
+    rc = rc ? rc : put_double(b, sim_resp_logprob(pos, alt));
+    rc = rc ? rc : buf_puts(b, ",\"bytes\":");
+    if (n == 0) {
+        rc = rc ? rc : buf_puts(b, "null");
+    } else {
+        rc = rc ? rc : buf_putc(b, '[');
+        for (int i = 0; i < n && rc == 0; i++) {
+            if (i)
+                rc = buf_putc(b, ',');
+            rc = rc ? rc : buf_put_long(b, (unsigned char)name[i]);
+        }
+        rc = rc ? rc : buf_putc(b, ']');
+    }
+    return rc || open ? rc : buf_putc(b, '}');
+}
+
+/* One chat logprobs content item: the token, with top_logprobs. */
+static int lp_chat_item(struct buf *b, const char *tok, size_t len, long pos, long top)
+{
+    int rc = lp_entry(b, tok, len, pos, 0, true);
+    rc = rc ? rc : buf_puts(b, ",\"top_logprobs\":[");
+    for (long j = 0; j < top && rc == 0; j++) {
+        if (j)
+            rc = buf_putc(b, ',');
+        rc = rc ? rc : lp_entry(b, tok, len, pos, j, false);
+    }
+    return rc ? rc : buf_puts(b, "]}");
+}
+
+/* "logprobs":{...} for tokens [from, from+n) of text, at positions from... */
+static int lp_obj(struct buf *b, enum sim_api api, const char *text, const struct sim_tok *toks,
+                  size_t n, long first_pos, long top)
+{
+    int rc = buf_puts(b, ",\"logprobs\":");
+    if (api == SIM_API_CHAT) {
+        rc = rc ? rc : buf_puts(b, "{\"content\":[");
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (i)
+                rc = buf_putc(b, ',');
+            rc = rc ? rc
+                    : lp_chat_item(b, text + toks[i].off, toks[i].len, first_pos + (long)i, top);
+        }
+        return rc ? rc : buf_puts(b, "]}");
+    }
+    /* text completions: tokens, token_logprobs, top_logprobs [{tok: lp}], text_offset */
+    rc = rc ? rc : buf_puts(b, "{\"tokens\":[");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i)
+            rc = buf_putc(b, ',');
+        rc = rc ? rc : buf_json_strn(b, text + toks[i].off, toks[i].len);
+    }
+    rc = rc ? rc : buf_puts(b, "],\"token_logprobs\":[");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i)
+            rc = buf_putc(b, ',');
+        rc = rc ? rc : put_double(b, sim_resp_logprob(first_pos + (long)i, 0));
+    }
+    rc = rc ? rc : buf_puts(b, "],\"top_logprobs\":[");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = buf_puts(b, i ? ",{" : "{");
+        for (long j = 0; j < top && rc == 0; j++) {
+            char name[300];
+            size_t len = toks[i].len > 256 ? 256 : toks[i].len;
+            int k = j ? snprintf(name, sizeof(name), "%.*s_%ld", (int)len, text + toks[i].off, j)
+                      : snprintf(name, sizeof(name), "%.*s", (int)len, text + toks[i].off);
+            rc = j ? buf_putc(b, ',') : 0;
+            rc = rc ? rc : buf_json_strn(b, name, (size_t)k);
+            rc = rc ? rc : buf_putc(b, ':');
+            rc = rc ? rc : put_double(b, sim_resp_logprob(first_pos + (long)i, j));
+        }
+        rc = rc ? rc : buf_putc(b, '}');
+    }
+    rc = rc ? rc : buf_puts(b, "],\"text_offset\":[");
+    size_t off = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i)
+            rc = buf_putc(b, ',');
+        rc = rc ? rc : buf_put_long(b, (long)off);
+        off += toks[i].len;
+    }
+    return rc ? rc : buf_puts(b, "]}");
+}
+
 /* data: {head,"created":T,"usage":null,"choices":[{"index":i,"finish_reason":F, */
 static int chunk_open(struct buf *b, const struct sim_resp_ctx *c, long index, const char *finish)
 {
@@ -66,6 +177,19 @@ int sim_resp_sse_token(struct buf *b, const struct sim_resp_ctx *c, long index, 
     rc = rc ? rc : buf_json_strn(b, tok, len);
     rc = rc ? rc : buf_puts(b, c->api == SIM_API_CHAT ? "}}]}\n\n" : "}]}\n\n");
     return rc;
+}
+
+int sim_resp_sse_token_lp(struct buf *b, const struct sim_resp_ctx *c, long index, const char *tok,
+                          size_t len, long pos, long top)
+{
+    int rc = chunk_open(b, c, index, "null");
+    rc = rc ? rc : buf_puts(b, c->api == SIM_API_CHAT ? ",\"delta\":{\"content\":" : ",\"text\":");
+    rc = rc ? rc : buf_json_strn(b, tok, len);
+    if (c->api == SIM_API_CHAT)
+        rc = rc ? rc : buf_putc(b, '}');
+    struct sim_tok t = {0, (uint32_t)len, 0};
+    rc = rc ? rc : lp_obj(b, c->api, tok, &t, 1, pos, top);
+    return rc ? rc : buf_puts(b, "}]}\n\n");
 }
 
 int sim_resp_sse_finish(struct buf *b, const struct sim_resp_ctx *c, long index, enum sim_finish f)
@@ -113,13 +237,14 @@ static int full_choice(struct buf *b, const struct sim_resp_ctx *c,
             rc = rc ? rc : buf_puts(b, ",\"content\":");
             rc = rc ? rc : buf_json_strn(b, ch->text, ch->len);
         }
-        rc = rc ? rc : buf_puts(b, "}}");
+        rc = rc ? rc : buf_putc(b, '}');
     } else {
         rc = rc ? rc : buf_puts(b, "\"text\":");
         rc = rc ? rc : buf_json_strn(b, ch->text, ch->len);
-        rc = rc ? rc : buf_putc(b, '}');
     }
-    return rc;
+    if (ch->top >= 0 && ch->toks)
+        rc = rc ? rc : lp_obj(b, c->api, ch->text, ch->toks, ch->ntoks, 0, ch->top);
+    return rc ? rc : buf_putc(b, '}');
 }
 
 int sim_resp_full(struct buf *b, const struct sim_resp_ctx *c, const struct sim_resp_choice *ch,

@@ -24,6 +24,9 @@ struct sim_resp_choice {
     const char *text;
     size_t len;
     enum sim_finish finish;
+    const struct sim_tok *toks; /* the tokens of text, for logprobs (NULL: none) */
+    size_t ntoks;
+    long top; /* logprobs: alternatives per token (the token itself first); -1: no logprobs */
 };
 
 struct sim_resp_usage {
@@ -38,6 +41,11 @@ int sim_resp_sse_role(struct buf *b, const struct sim_resp_ctx *c, long index);
 /* "data: {...one token...}\n\n". */
 int sim_resp_sse_token(struct buf *b, const struct sim_resp_ctx *c, long index, const char *tok,
                        size_t len);
+/* The same with the token's logprobs (position pos, top alternatives). */
+int sim_resp_sse_token_lp(struct buf *b, const struct sim_resp_ctx *c, long index, const char *tok,
+                          size_t len, long pos, long top);
+/* Upstream's synthetic logprob: -1 - 0.1 (pos mod 3) - 0.5 alt. */
+double sim_resp_logprob(long pos, long alt);
 /* "data: {...finish chunk...}\n\n". */
 int sim_resp_sse_finish(struct buf *b, const struct sim_resp_ctx *c, long index, enum sim_finish f);
 /* "data: {... "choices":[], usage ...}\n\n". */

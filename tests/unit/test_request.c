@@ -126,7 +126,7 @@ static void test_response_shapes(void **state)
     (void)state;
     struct sim_resp_ctx c = {SIM_API_CHAT, "chatcmpl-1", "m\"x", 100};
     struct sim_resp_usage u = {10, 2, 0, false};
-    struct sim_resp_choice ch = {0, "hi\n", 3, SIM_FINISH_STOP};
+    struct sim_resp_choice ch = {0, "hi\n", 3, SIM_FINISH_STOP, NULL, 0, -1};
     struct buf b;
     buf_init(&b, BUF_NOCAP);
     assert_int_equal(sim_resp_full(&b, &c, &ch, 1, &u, NULL), 0);
@@ -138,7 +138,7 @@ static void test_response_shapes(void **state)
                      "\"role\":\"assistant\",\"content\":\"hi\\n\"}}]}");
     buf_reset(&b);
     struct sim_resp_usage none = {10, 0, 0, true}; /* a cache_threshold answer */
-    struct sim_resp_choice empty = {0, "", 0, SIM_FINISH_CACHE_THRESHOLD};
+    struct sim_resp_choice empty = {0, "", 0, SIM_FINISH_CACHE_THRESHOLD, NULL, 0, -1};
     assert_int_equal(sim_resp_full(&b, &c, &empty, 1, &none, NULL), 0);
     assert_non_null(strstr(buf_str(&b), "\"total_tokens\":10,\"prompt_tokens_details\":null}"));
     assert_non_null(strstr(buf_str(&b), "\"finish_reason\":\"cache_threshold\",\"message\":{"
