@@ -16,7 +16,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libcurl4 libcjson1 libyaml-0-2 libcivetweb1 \
       libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
-# bin/tlsshim/libssl.so goes with pdsim-sidecar (see sidecar/tls_shim.c).
+# bin/tlsshim/libssl.so goes with pdsim-sidecar and pdsim-simulator (see common/tls_shim.c).
 COPY --from=build /opt/pdsim/bin/ /usr/local/bin/
 USER 65532:65532
 EXPOSE 8000 8200

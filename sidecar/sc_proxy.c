@@ -8,7 +8,7 @@
 #include "sidecar/sc_headers.h"
 #include "sidecar/sc_internal.h"
 #include "sidecar/sc_rewrite.h"
-#include "sidecar/sc_tls.h"
+#include "common/tls.h"
 #include "sidecar/sc_upstream.h"
 
 #include <civetweb.h>
@@ -551,7 +551,14 @@ struct sc_server *sc_server_start(const struct sc_config *cfg, char *err, size_t
                    sizeof(prefill_bounds) / sizeof(double));
     s->ls = xcalloc((size_t)cfg->data_parallel_size, sizeof(*s->ls));
     char pem[4096] = "";
-    if (cfg->secure_proxy && sc_tls_pem(cfg->cert_path, pem, sizeof(pem), err, errlen) < 0) {
+    char key[4096], crt[4096];
+    if (cfg->cert_path) { /* a Kubernetes TLS secret's file names */
+        snprintf(key, sizeof(key), "%s/tls.key", cfg->cert_path);
+        snprintf(crt, sizeof(crt), "%s/tls.crt", cfg->cert_path);
+    }
+    if (cfg->secure_proxy && tls_pem(cfg->cert_path ? key : NULL, cfg->cert_path ? crt : NULL,
+                                     cfg->cert_path ? "--cert-path" : "--secure-proxy", pem,
+                                     sizeof(pem), err, errlen) < 0) {
         sc_server_stop(s);
         return NULL;
     }

@@ -78,6 +78,9 @@ int main(int argc, char **argv)
         return 1;
     }
     log_info("listening", LOG_STR("host", cfg.host), LOG_INT("port", sim_server_port(srv)),
+             LOG_STR("scheme", (cfg.ssl_certfile && *cfg.ssl_certfile) || cfg.self_signed_certs
+                                   ? "https"
+                                   : "http"),
              LOG_STR("model", cfg.model), LOG_INT("max_num_seqs", cfg.max_num_seqs));
     int sig = 0;
     sigwait(&set, &sig);

@@ -95,6 +95,11 @@ static const struct flagdef flags[] = {
      "/health/ready answers 503 until the server has run this long"},
     {"enable-sleep-mode", F_BOOL, OFF(sleep_mode), 0, 0, "false",
      "let /sleep act (also needs env VLLM_SERVER_DEV_MODE=1, as upstream)"},
+    {"ssl-certfile", F_STR, OFF(ssl_certfile), 0, 0, "",
+     "serve HTTPS with this PEM certificate (with --ssl-keyfile)"},
+    {"ssl-keyfile", F_STR, OFF(ssl_keyfile), 0, 0, "", "its PEM private key"},
+    {"self-signed-certs", F_BOOL, OFF(self_signed_certs), 0, 0, "false",
+     "serve HTTPS with a self-signed certificate for localhost/127.0.0.1 made at start"},
     {"no-enable-sleep-mode", F_NOBOOL, OFF(sleep_mode), 0, 0, "",
      "the opposite of --enable-sleep-mode"},
     {"http-threads", F_INT, OFF(http_threads), 16, 65536, "2048",
@@ -133,9 +138,6 @@ static const char *const unsupported[] = {"lora-modules",
                                           "render-timeout",
                                           "mm-render-timeout",
                                           "default-embedding-dimensions",
-                                          "ssl-certfile",
-                                          "ssl-keyfile",
-                                          "self-signed-certs",
                                           "fake-metrics",
                                           "fake-metrics-refresh-interval",
                                           "enable-request-id-headers",
@@ -214,6 +216,8 @@ void sim_config_release(struct sim_config *c)
     free(c->model);
     free_list(c->served, c->nserved);
     free(c->config_path);
+    free(c->ssl_certfile);
+    free(c->ssl_keyfile);
     memset(c, 0, sizeof(*c));
 }
 
@@ -547,6 +551,16 @@ static int validate(struct sim_config *c, char *err, size_t errlen)
         check_sd("inter-token-latency", c->itl, c->itl_sd, err, errlen) < 0 ||
         check_sd("kv-cache-transfer-latency", c->kv_latency, c->kv_latency_sd, err, errlen) < 0)
         return -EINVAL;
+    bool crt = c->ssl_certfile && *c->ssl_certfile, key = c->ssl_keyfile && *c->ssl_keyfile;
+    if (crt != key) {
+        snprintf(err, errlen, "--ssl-certfile and --ssl-keyfile go together");
+        return -EINVAL;
+    }
+    if (crt && c->self_signed_certs) {
+        snprintf(err, errlen,
+                 "--self-signed-certs or --ssl-certfile/--ssl-keyfile: choose one way to HTTPS");
+        return -EINVAL;
+    }
     if (c->nserved == 0) {
         free(c->served);
         c->served = xmalloc(sizeof(char *));

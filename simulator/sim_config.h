@@ -50,12 +50,14 @@ struct sim_config {
     double time_factor_under_load;
     long max_request_body_size_mb;
     long data_parallel_size;
-    long v;                   /* klog verbosity */
-    long failure_rate;        /* percent of generation requests failed on purpose */
-    unsigned failure_types;   /* bit (1 << enum sim_failure) per allowed type */
-    long request_id_headers;  /* honour and echo X-Request-Id (a bool) */
-    int64_t startup_duration; /* /health/ready is 503 until the server is this old */
-    long sleep_mode;          /* /sleep acts (with VLLM_SERVER_DEV_MODE=1, as upstream) */
+    long v;                           /* klog verbosity */
+    long failure_rate;                /* percent of generation requests failed on purpose */
+    unsigned failure_types;           /* bit (1 << enum sim_failure) per allowed type */
+    long request_id_headers;          /* honour and echo X-Request-Id (a bool) */
+    int64_t startup_duration;         /* /health/ready is 503 until the server is this old */
+    long sleep_mode;                  /* /sleep acts (with VLLM_SERVER_DEV_MODE=1, as upstream) */
+    char *ssl_certfile, *ssl_keyfile; /* HTTPS with these PEM files (both or neither) */
+    long self_signed_certs;           /* HTTPS with a certificate made at start */
     char *config_path;
     /* pdsim extensions */
     long http_threads;

@@ -5,6 +5,7 @@
 #include "common/httpd.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "common/xalloc.h"
 #include "simulator/sim_internal.h"
 #include "simulator/sim_pd.h"
@@ -379,15 +380,27 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, char *err, siz
     memset(&cb, 0, sizeof(cb));
     cb.init_thread = init_thread;
     cb.log_message = log_message;
+    bool files = cfg->ssl_certfile && *cfg->ssl_certfile;
+    char pem[4096] = "";
+    if ((files || cfg->self_signed_certs) &&
+        tls_pem(files ? cfg->ssl_keyfile : NULL, files ? cfg->ssl_certfile : NULL,
+                files ? "--ssl-certfile/--ssl-keyfile" : "--self-signed-certs", pem, sizeof(pem),
+                err, errlen) < 0) {
+        sim_server_stop(s);
+        return NULL;
+    }
     struct httpd_opts o = {.host = cfg->host,
                            .port = (int)cfg->port,
                            .threads = (int)cfg->http_threads,
                            .keep_alive_ms = 60000,
                            .request_timeout_ms = 60000,
+                           .tls_pem = pem[0] ? pem : NULL,
                            .user_data = s,
                            .handler = on_request,
                            .handler_data = s};
     s->ctx = httpd_start(&o, &cb, &s->port, err, errlen);
+    if (pem[0])
+        unlink(pem); /* civetweb has read it; the key stays only in memory */
     if (!s->ctx || s->abortfd < 0) {
         if (s->abortfd < 0)
             snprintf(err, errlen, "eventfd: %s", strerror(errno));

@@ -1,4 +1,4 @@
-#include "sidecar/sc_tls.h"
+#include "common/tls.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -11,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A private temporary file; its path goes to out. */
 static FILE *temp_pem(char *out, size_t outlen, char *err, size_t errlen)
 {
     const char *dir = getenv("TMPDIR");
-    snprintf(out, outlen, "%s/pdsim-sidecar-XXXXXX.pem", dir && *dir ? dir : "/tmp");
+    snprintf(out, outlen, "%s/pdsim-tls-XXXXXX.pem", dir && *dir ? dir : "/tmp");
     int fd = mkstemps(out, 4);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
@@ -30,11 +31,11 @@ static FILE *temp_pem(char *out, size_t outlen, char *err, size_t errlen)
     return f;
 }
 
-static int copy_file(FILE *to, const char *path, char *err, size_t errlen)
+static int copy_file(FILE *to, const char *path, const char *what, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, errlen, "--cert-path: cannot read %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot read %s: %s", what, path, strerror(errno));
         return -EINVAL;
     }
     char buf[8192];
@@ -46,7 +47,7 @@ static int copy_file(FILE *to, const char *path, char *err, size_t errlen)
 }
 
 /* A self-signed ECDSA P-256 certificate for "localhost", valid 10 years. */
-static int self_signed(FILE *to, char *err, size_t errlen)
+static int self_signed(FILE *to, const char *what, char *err, size_t errlen)
 {
     EVP_PKEY *key = EVP_EC_gen("P-256");
     X509 *x = X509_new();
@@ -75,24 +76,22 @@ static int self_signed(FILE *to, char *err, size_t errlen)
     X509_free(x);
     EVP_PKEY_free(key);
     if (!ok)
-        snprintf(err, errlen, "--secure-proxy: cannot make a self-signed certificate");
+        snprintf(err, errlen, "%s: cannot make a self-signed certificate", what);
     return ok ? 0 : -EINVAL;
 }
 
-int sc_tls_pem(const char *cert_path, char *out, size_t outlen, char *err, size_t errlen)
+int tls_pem(const char *key_file, const char *crt_file, const char *what, char *out, size_t outlen,
+            char *err, size_t errlen)
 {
     FILE *f = temp_pem(out, outlen, err, errlen);
     if (!f)
         return -EIO;
     int rc;
-    if (cert_path) {
-        char key[4096], crt[4096];
-        snprintf(key, sizeof(key), "%s/tls.key", cert_path);
-        snprintf(crt, sizeof(crt), "%s/tls.crt", cert_path);
-        rc = copy_file(f, key, err, errlen);
-        rc = rc ? rc : copy_file(f, crt, err, errlen);
+    if (key_file && crt_file) {
+        rc = copy_file(f, key_file, what, err, errlen);
+        rc = rc ? rc : copy_file(f, crt_file, what, err, errlen);
     } else {
-        rc = self_signed(f, err, errlen);
+        rc = self_signed(f, what, err, errlen);
     }
     if (fclose(f) != 0 && rc == 0) {
         snprintf(err, errlen, "cannot write %s: %s", out, strerror(errno));
