@@ -327,7 +327,14 @@ class RandomModeTest(unittest.TestCase):
                 b = self.sim_fresh_text(third, body)
             finally:
                 third.stop()
-            self.assertEqual(a, b)
+            self.assertEqual(a, b)  # same text and same id after a restart
+            fourth = Proc(SIMULATOR, ["--model", "testmodel", "--seed", "43"])
+            try:
+                c = self.sim_fresh_text(fourth, body)
+            finally:
+                fourth.stop()
+            self.assertNotEqual(a[0], c[0])  # another seed: other text
+            self.assertNotEqual(a[1], c[1])  # and other ids
         finally:
             other.stop()
 
