@@ -40,10 +40,20 @@ static int copy_file(FILE *to, const char *path, const char *what, char *err, si
     }
     char buf[8192];
     size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-        fwrite(buf, 1, n, to);
+    int last = '\n', rc = 0;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && rc == 0) {
+        if (fwrite(buf, 1, n, to) != n)
+            rc = -EIO;
+        last = buf[n - 1];
+    }
+    if (ferror(f))
+        rc = -EIO;
     fclose(f);
-    return 0;
+    if (rc == 0 && last != '\n' && fputc('\n', to) == EOF) /* keep PEM blocks apart */
+        rc = -EIO;
+    if (rc < 0)
+        snprintf(err, errlen, "%s: cannot copy %s: %s", what, path, strerror(errno));
+    return rc;
 }
 
 /* A self-signed ECDSA P-256 certificate for "localhost", valid 10 years. */

@@ -140,7 +140,6 @@ static const char *const unsupported[] = {"lora-modules",
                                           "default-embedding-dimensions",
                                           "fake-metrics",
                                           "fake-metrics-refresh-interval",
-                                          "enable-request-id-headers",
                                           "log-http",
                                           "omni",
                                           "no-omni",
@@ -329,13 +328,14 @@ static int apply_scalar(struct sim_config *c, const struct flagdef *f, const cha
             return -EINVAL;
         }
         return 0;
-    case F_NOBOOL:
-        if (strcmp(val, "true") != 0) {
-            snprintf(err, errlen, "%s takes no value", where);
+    case F_NOBOOL: { /* --no-X=V sets X to !V */
+        struct flagdef as_bool = *f;
+        as_bool.type = F_BOOL;
+        if (apply_scalar(c, &as_bool, val, where, err, errlen) < 0)
             return -EINVAL;
-        }
-        *(long *)field = 0;
+        *(long *)field = !*(long *)field;
         return 0;
+    }
     case F_LIST:
     case F_FAILURES:
     case F_IGNORED:
@@ -423,6 +423,15 @@ static int cli_error_name(const char *name, char *err, size_t errlen)
     return -EINVAL;
 }
 
+static bool is_bool_word(const char *s)
+{
+    static const char *const w[] = {"true", "false", "True", "False", "TRUE", "FALSE", NULL};
+    for (size_t i = 0; w[i]; i++)
+        if (strcmp(s, w[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Split argv into flag occurrences. Lists take every following argument up
  * to the next one that starts with "--", as upstream scans them. */
 static int scan_argv(int argc, char **argv, struct cli_flag **out, size_t *nout, bool *help,
@@ -459,11 +468,15 @@ static int scan_argv(int argc, char **argv, struct cli_flag **out, size_t *nout,
             cf->is_list = false;
             continue;
         }
-        if (cf->def->type == F_BOOL || cf->def->type == F_NOBOOL) { /* alone: no value */
+        if (cf->def->type == F_BOOL || cf->def->type == F_NOBOOL) {
+            /* alone it means true; a following true/false (pflag style
+             * "--flag true" in manifests) is taken as its value */
             static char *truth = "true";
             cf->vals = xmalloc(sizeof(char *));
             cf->vals[0] = truth;
             cf->n = 1;
+            if (i + 1 < argc && is_bool_word(argv[i + 1]))
+                cf->vals[0] = argv[++i];
             continue;
         }
         if (cf->def->type == F_LIST || cf->def->type == F_FAILURES) {
@@ -703,7 +716,8 @@ int sim_config_update_runtime(struct sim_config *c, const cJSON *patch, char *er
                 snprintf(num, sizeof(num), "%.17g", it->valuedouble);
             else
                 snprintf(num, sizeof(num), "%.0f", it->valuedouble);
-            if (f->type != F_FLOAT && it->valuedouble != (double)(long long)it->valuedouble) {
+            if (f->type != F_FLOAT && (fabs(it->valuedouble) > 9e18 ||
+                                       it->valuedouble != (double)(long long)it->valuedouble)) {
                 snprintf(err, errlen, "%s: %g is not an integer", where, it->valuedouble);
                 return -1;
             }
@@ -741,9 +755,12 @@ cJSON *sim_config_json(const struct sim_config *c)
             else
                 cJSON_AddNumberToObject(o, f->name, (double)*(const long *)field);
             break;
-        case F_SEED:
-            cJSON_AddNumberToObject(o, f->name, (double)*(const int64_t *)field);
+        case F_SEED: { /* exact: a double would round a nanosecond-clock seed */
+            char n[32];
+            snprintf(n, sizeof(n), "%lld", (long long)*(const int64_t *)field);
+            cJSON_AddRawToObject(o, f->name, n);
             break;
+        }
         case F_STR:
             cJSON_AddStringToObject(o, f->name, *(char *const *)field ? *(char *const *)field : "");
             break;

@@ -40,8 +40,9 @@ struct gen_req {
     struct mg_connection *c;
     struct sim_request req;
     struct sim_resp_ctx rctx;
-    char id[136];
-    char hdrs[1024]; /* the server's extra headers, plus X-Request-Id when echoed */
+    char reqid[136]; /* the request id: a UUID from the seed, or the client's X-Request-Id */
+    char id[160];    /* the response id: "chatcmpl-" or "cmpl-" + reqid, as upstream */
+    char hdrs[4608]; /* the server's extra headers (at most 4 KiB), plus X-Request-Id */
     struct gen_choice *ch;
     size_t nch;
     struct sim_rng rng, fail_rng; /* text and jitter; failure injection */
@@ -75,17 +76,22 @@ static double ts_sec(const struct timespec *from, const struct timespec *to)
     return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
 }
 
+static const char *id_prefix(const struct gen_req *g)
+{
+    return g->req.api == SIM_API_CHAT ? "chatcmpl" : "cmpl";
+}
+
 static void make_id(struct gen_req *g)
 {
     struct sim_rng r;
     unsigned long long n = atomic_fetch_add(&g->s->req_counter, 1);
     sim_rng_seed2(&r, (uint64_t)g->s->cfg->seed ^ 0x5eedULL, n);
     uint64_t a = sim_rng_u64(&r), b = sim_rng_u64(&r);
-    snprintf(g->id, sizeof(g->id), "%s-%08x-%04x-4%03x-%04x-%012llx",
-             g->req.api == SIM_API_CHAT ? "chatcmpl" : "cmpl", (unsigned)(a >> 32),
+    snprintf(g->reqid, sizeof(g->reqid), "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
              (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xfff),
              (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
              (unsigned long long)(b & 0xffffffffffffULL));
+    snprintf(g->id, sizeof(g->id), "%s-%s", id_prefix(g), g->reqid);
     sim_rng_seed2(&g->rng, (uint64_t)g->s->cfg->seed, n);
     sim_rng_seed2(&g->fail_rng, (uint64_t)g->s->cfg->seed ^ 0xfa11ULL, n);
 }
@@ -109,27 +115,16 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
                     return 400;
                 }
             }
-            if (len >= sizeof(g->id)) {
+            if (len >= sizeof(g->reqid)) {
                 snprintf(err, errlen, "X-Request-Id is longer than %zu characters",
-                         sizeof(g->id) - 1);
+                         sizeof(g->reqid) - 1);
                 return 400;
             }
-            snprintf(g->id, sizeof(g->id), "%s", h);
+            snprintf(g->reqid, sizeof(g->reqid), "%s", h);
+            snprintf(g->id, sizeof(g->id), "%s-%s", id_prefix(g), g->reqid);
         }
         size_t used = strlen(g->hdrs);
-        snprintf(g->hdrs + used, sizeof(g->hdrs) - used, "X-Request-Id: %s\r\n", g->id);
-    }
-    const char *ct = mg_get_header(g->c, "X-Cache-Threshold-Finish-Reason");
-    if (ct) { /* Go's strconv.ParseBool, as upstream */
-        if (!strcmp(ct, "1") || !strcmp(ct, "t") || !strcmp(ct, "T") || !strcmp(ct, "true") ||
-            !strcmp(ct, "TRUE") || !strcmp(ct, "True"))
-            g->cache_threshold = true;
-        else if (strcmp(ct, "0") && strcmp(ct, "f") && strcmp(ct, "F") && strcmp(ct, "false") &&
-                 strcmp(ct, "FALSE") && strcmp(ct, "False")) {
-            snprintf(err, errlen, "X-Cache-Threshold-Finish-Reason: \"%.60s\" is not true or false",
-                     ct);
-            return 400;
-        }
+        snprintf(g->hdrs + used, sizeof(g->hdrs) - used, "X-Request-Id: %s\r\n", g->reqid);
     }
     const char *re = mg_get_header(g->c, "X-Return-Error");
     if (re) {
@@ -148,6 +143,18 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
         snprintf(err, errlen, "Simulated error triggered by X-Return-Error header (code %ld)",
                  code);
         return (int)code;
+    }
+    const char *ct = mg_get_header(g->c, "X-Cache-Threshold-Finish-Reason");
+    if (ct) { /* Go's strconv.ParseBool, as upstream */
+        if (!strcmp(ct, "1") || !strcmp(ct, "t") || !strcmp(ct, "T") || !strcmp(ct, "true") ||
+            !strcmp(ct, "TRUE") || !strcmp(ct, "True"))
+            g->cache_threshold = true;
+        else if (strcmp(ct, "0") && strcmp(ct, "f") && strcmp(ct, "F") && strcmp(ct, "false") &&
+                 strcmp(ct, "FALSE") && strcmp(ct, "False")) {
+            snprintf(err, errlen, "X-Cache-Threshold-Finish-Reason: \"%.60s\" is not true or false",
+                     ct);
+            return 400;
+        }
     }
     if (rcfg->failure_rate > 0 && sim_rng_range(&g->fail_rng, 1, 100) <= rcfg->failure_rate) {
         int allowed[SIM_FAIL_N], n = 0;
@@ -412,11 +419,8 @@ static int respond_cache_threshold(struct gen_req *g)
     buf_init(&b, BUF_NOCAP);
     int rc = 0;
     if (g->req.stream) {
-        for (size_t i = 0; i < g->nch && rc == 0; i++) {
-            rc = sim_resp_sse_role(&b, &g->rctx, g->ch[i].index);
-            rc = rc ? rc
-                    : sim_resp_sse_finish(&b, &g->rctx, g->ch[i].index, SIM_FINISH_CACHE_THRESHOLD);
-        }
+        for (size_t i = 0; i < g->nch && rc == 0; i++) /* one chunk each, as upstream */
+            rc = sim_resp_sse_finish(&b, &g->rctx, g->ch[i].index, SIM_FINISH_CACHE_THRESHOLD);
         if (rc == 0 && g->req.include_usage)
             rc = sim_resp_sse_usage(&b, &g->rctx, &u);
         rc = rc ? rc : sim_resp_sse_done(&b);
@@ -438,7 +442,8 @@ static int respond_cache_threshold(struct gen_req *g)
     return 200;
 }
 
-/* Checks that need the parsed request: model, context window. Returns 0 or
+/* Checks that need the parsed request, in upstream's order: model, the
+ * request's values, context window. Returns 0 or
  * an HTTP status with err set. */
 static int check_request(struct gen_req *g, char *err, size_t errlen, const char **param)
 {
@@ -449,7 +454,8 @@ static int check_request(struct gen_req *g, char *err, size_t errlen, const char
         return 404;
     }
     *param = NULL;
-    return sim_request_check_context(&g->req, cfg->max_model_len, err, errlen);
+    int rc = sim_request_validate(&g->req, err, errlen, param);
+    return rc ? rc : sim_request_check_context(&g->req, cfg->max_model_len, err, errlen);
 }
 
 /* Hand every choice to the scheduler. Returns 0 or an HTTP status. */

@@ -268,28 +268,15 @@ static int parse_common(struct sim_request *req, char *err, size_t errlen, const
         FIELD(json_opt_bool(r, "logprobs", &req->logprobs, &present, err, errlen), "logprobs");
         FIELD(json_opt_int(r, "top_logprobs", &v, &present, err, errlen), "top_logprobs");
         req->top_logprobs = present ? v : 1;
-        if (present && (v < 0 || v > 20)) {
-            snprintf(err, errlen, "top_logprobs must be between 0 and 20");
-            *param = "top_logprobs";
-            return 400;
-        }
-        if (present && !req->logprobs) {
-            snprintf(err, errlen, "top_logprobs requires logprobs to be true");
-            *param = "top_logprobs";
-            return 400;
-        }
+        req->top_given = present;
     } else {
         /* logprobs: an integer 0..20 (or null): that many alternatives, at least the token */
         const cJSON *lp = cJSON_GetObjectItemCaseSensitive(r, "logprobs");
         if (lp && !cJSON_IsNull(lp)) {
             FIELD(json_opt_int(r, "logprobs", &v, &present, err, errlen), "logprobs");
-            if (v < 0 || v > 20) {
-                snprintf(err, errlen, "logprobs must be between 0 and 20");
-                *param = "logprobs";
-                return 400;
-            }
             req->logprobs = true;
-            req->top_logprobs = v > 0 ? v : 1;
+            req->top_logprobs = v; /* 0 becomes 1 in sim_request_validate */
+            req->top_given = true;
         }
     }
     FIELD(json_opt_object(r, "kv_transfer_params", &kv, err, errlen), "kv_transfer_params");
@@ -300,12 +287,18 @@ static int parse_common(struct sim_request *req, char *err, size_t errlen, const
             json_opt_bool(kv, "do_remote_prefill", &req->do_remote_prefill, &present, err, errlen),
             "kv_transfer_params.do_remote_prefill");
     }
+    req->max_given = have_max;
+    return 0;
+}
+
+int sim_request_validate(struct sim_request *req, char *err, size_t errlen, const char **param)
+{
     if (req->n <= 0 || req->n > 128) {
         snprintf(err, errlen, req->n <= 0 ? "n must be at least 1" : "n must be at most 128");
         *param = "n";
         return 400;
     }
-    if (have_max && req->max_tokens <= 0) {
+    if (req->max_given && req->max_tokens <= 0) {
         snprintf(err, errlen, "Max completion tokens and max tokens should be positive");
         *param = "max_tokens";
         return 400;
@@ -315,12 +308,25 @@ static int parse_common(struct sim_request *req, char *err, size_t errlen, const
         *param = "stream";
         return 400;
     }
-    if (req->ignore_eos && !have_max) {
+    if (req->ignore_eos && !req->max_given) {
         snprintf(err, errlen,
                  "Ignore_eos is true but max_completion_tokens (or max_tokens) is not set");
         *param = "ignore_eos";
         return 400;
     }
+    const char *lp = req->api == SIM_API_CHAT ? "top_logprobs" : "logprobs";
+    if (req->top_given && (req->top_logprobs < 0 || req->top_logprobs > 20)) {
+        snprintf(err, errlen, "%s must be between 0 and 20", lp);
+        *param = lp;
+        return 400;
+    }
+    if (req->api == SIM_API_CHAT && req->top_given && !req->logprobs) {
+        snprintf(err, errlen, "top_logprobs requires logprobs to be true");
+        *param = "top_logprobs";
+        return 400;
+    }
+    if (req->api != SIM_API_CHAT && req->logprobs && req->top_logprobs == 0)
+        req->top_logprobs = 1; /* the token itself, at least (as upstream) */
     return 0;
 }
 

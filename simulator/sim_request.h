@@ -35,18 +35,27 @@ struct sim_request {
     bool ignore_eos;
     bool logprobs;     /* chat logprobs: true, or completions logprobs given */
     long top_logprobs; /* alternatives per token, the token itself first (0..20) */
+    bool top_given;    /* top_logprobs (chat) or logprobs (completions) was given */
+    bool max_given;    /* max_tokens or max_completion_tokens was given */
     bool do_remote_decode;
     bool do_remote_prefill;
     struct sim_prompt *prompts; /* owned; chat has exactly one */
     size_t nprompts;
 };
 
-/* Parse body. Returns 0, or an HTTP status (400) with the message in err and,
+/* Parse body (JSON and the types of its fields; the values are checked by
+ * sim_request_validate). Returns 0, or an HTTP status (400) with the message in err and,
  * when a field is to blame, its name in param (a static string or "").
  * req is always left releasable. */
 int sim_request_parse(enum sim_api api, const char *body, size_t len, struct sim_request *req,
                       char *err, size_t errlen, const char **param);
 void sim_request_release(struct sim_request *req);
+
+/* The checks of the request's values (n, max tokens, stream with
+ * do_remote_decode, ignore_eos, logprobs), which upstream makes after the
+ * test headers, failure injection and the model check. Returns 0, or 400 with
+ * err and param. */
+int sim_request_validate(struct sim_request *req, char *err, size_t errlen, const char **param);
 
 /* Check prompt + max_tokens (or 1) against the context window. Returns 0 or
  * 400 with upstream's message in err. */

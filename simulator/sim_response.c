@@ -1,9 +1,11 @@
 #include "simulator/sim_response.h"
 
 #include "common/httpd.h"
+#include "common/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *object_name(const struct sim_resp_ctx *c, bool chunk)
 {
@@ -55,15 +57,24 @@ static int put_double(struct buf *b, double v)
     return buf_puts(b, s);
 }
 
+/* tok, or its alternative alt ("tok_alt"), in a new heap string of *n bytes. */
+static char *lp_name(const char *tok, size_t len, long alt, size_t *n)
+{
+    char *name = xmalloc(len + 24);
+    memcpy(name, tok, len);
+    *n = len + (alt ? (size_t)snprintf(name + len, 24, "_%ld", alt) : 0);
+    name[*n] = '\0';
+    return name;
+}
+
 /* {"token":T,"logprob":L,"bytes":[...]} for tok, or its alternative alt
  * (tok_alt); left open (no closing brace) when open. */
 static int lp_entry(struct buf *b, const char *tok, size_t len, long pos, long alt, bool open)
 {
-    char name[300];
-    int n = alt ? snprintf(name, sizeof(name), "%.*s_%ld", (int)(len > 256 ? 256 : len), tok, alt)
-                : snprintf(name, sizeof(name), "%.*s", (int)(len > 256 ? 256 : len), tok);
+    size_t n;
+    char *name = lp_name(tok, len, alt, &n);
     int rc = buf_puts(b, "{\"token\":");
-    rc = rc ? rc : buf_json_strn(b, name, (size_t)n);
+    rc = rc ? rc : buf_json_strn(b, name, n);
     rc = rc ? rc : buf_puts(b, ",\"logprob\":");
     rc = rc ? rc : put_double(b, sim_resp_logprob(pos, alt));
     rc = rc ? rc : buf_puts(b, ",\"bytes\":");
@@ -71,13 +82,14 @@ static int lp_entry(struct buf *b, const char *tok, size_t len, long pos, long a
         rc = rc ? rc : buf_puts(b, "null");
     } else {
         rc = rc ? rc : buf_putc(b, '[');
-        for (int i = 0; i < n && rc == 0; i++) {
+        for (size_t i = 0; i < n && rc == 0; i++) {
             if (i)
                 rc = buf_putc(b, ',');
             rc = rc ? rc : buf_put_long(b, (unsigned char)name[i]);
         }
         rc = rc ? rc : buf_putc(b, ']');
     }
+    free(name);
     return rc || open ? rc : buf_putc(b, '}');
 }
 
@@ -126,24 +138,21 @@ static int lp_obj(struct buf *b, enum sim_api api, const char *text, const struc
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = buf_puts(b, i ? ",{" : "{");
         for (long j = 0; j < top && rc == 0; j++) {
-            char name[300];
-            size_t len = toks[i].len > 256 ? 256 : toks[i].len;
-            int k = j ? snprintf(name, sizeof(name), "%.*s_%ld", (int)len, text + toks[i].off, j)
-                      : snprintf(name, sizeof(name), "%.*s", (int)len, text + toks[i].off);
+            size_t k;
+            char *name = lp_name(text + toks[i].off, toks[i].len, j, &k);
             rc = j ? buf_putc(b, ',') : 0;
-            rc = rc ? rc : buf_json_strn(b, name, (size_t)k);
+            rc = rc ? rc : buf_json_strn(b, name, k);
+            free(name);
             rc = rc ? rc : buf_putc(b, ':');
             rc = rc ? rc : put_double(b, sim_resp_logprob(first_pos + (long)i, j));
         }
         rc = rc ? rc : buf_putc(b, '}');
     }
     rc = rc ? rc : buf_puts(b, "],\"text_offset\":[");
-    size_t off = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) { /* where each token starts in the text */
         if (i)
             rc = buf_putc(b, ',');
-        rc = rc ? rc : buf_put_long(b, (long)off);
-        off += toks[i].len;
+        rc = rc ? rc : buf_put_long(b, (long)toks[i].off);
     }
     return rc ? rc : buf_puts(b, "]}");
 }

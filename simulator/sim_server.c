@@ -301,7 +301,7 @@ static int on_request(struct mg_connection *c, void *cbdata)
     struct sim_server *s = cbdata;
     const struct mg_request_info *ri = mg_get_request_info(c);
     struct timespec t0, t1;
-    char reqid[136] = "";
+    char reqid[160] = "";
     clock_gettime(CLOCK_MONOTONIC, &t0);
     atomic_fetch_add(&s->inflight, 1);
     int status = route(s, c, ri->request_method, ri->local_uri, reqid, sizeof(reqid));

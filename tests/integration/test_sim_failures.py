@@ -3,6 +3,7 @@ X-Return-Error, and --enable-request-id-headers with X-Request-Id, as upstream, 
 their error paths."""
 
 import collections
+import json
 import os
 import sys
 import unittest
@@ -78,6 +79,23 @@ class FailureInjectionTest(unittest.TestCase):
             self.assertIn(want, p.stderr, args)
 
 
+class CheckOrderTest(unittest.TestCase):
+    def test_headers_and_injection_come_before_value_checks(self):
+        """Upstream checks X-Return-Error and failure injection before the request's
+        values (n, max_tokens...) and before the model."""
+        sim = start("--failure-injection-rate", "100", "--failure-types", "server_error")
+        try:
+            st, _ = sim.json("POST", "/v1/completions", dict(TEXT, max_tokens=-1),
+                             {"X-Return-Error": "418"})
+            self.assertEqual(st, 418)
+            st, _ = sim.json("POST", "/v1/completions", dict(TEXT, n=0, model="nope"))
+            self.assertEqual(st, 503)  # injected, before the model and value checks
+            st, j = sim.json("POST", "/v1/completions", {"model": M, "prompt": 5})
+            self.assertEqual(st, 400)  # a type error is a parse error: it comes first
+        finally:
+            sim.stop()
+
+
 class ReturnErrorHeaderTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -126,9 +144,15 @@ class CacheThresholdHeaderTest(unittest.TestCase):
                                       {"X-Cache-Threshold-Finish-Reason": "1"})
             text = data.decode()
             self.assertEqual(st, 200)
-            self.assertIn('"finish_reason":"cache_threshold"', text)
-            self.assertIn('"prompt_tokens_details":null', text)
-            self.assertTrue(text.rstrip().endswith("data: [DONE]"))
+            events = [l[6:] for l in text.split("\n") if l.startswith("data: ")]
+            # one chunk (no role, no tokens), the usage chunk, [DONE]: as upstream
+            self.assertEqual(len(events), 3, events)
+            first = json.loads(events[0])
+            self.assertEqual(first["choices"][0]["finish_reason"], "cache_threshold")
+            self.assertEqual(first["choices"][0]["delta"], {})
+            usage = json.loads(events[1])
+            self.assertEqual((usage["choices"], usage["usage"]["prompt_tokens_details"]), ([], None))
+            self.assertEqual(events[2], "[DONE]")
             # false is an ordinary request; garbage is a 400
             st, j = sim.json("POST", "/v1/completions", TEXT,
                              {"X-Cache-Threshold-Finish-Reason": "false"})
@@ -152,15 +176,19 @@ class RequestIdTest(unittest.TestCase):
             self.assertEqual(st, 200)
             self.assertEqual(h["x-request-id"], "req-abc.123")
             import json
-            self.assertEqual(json.loads(body)["id"], "req-abc.123")
-            # without the header, the generated id is echoed
+            self.assertEqual(json.loads(body)["id"], "chatcmpl-req-abc.123")  # as upstream
+            # without the header, the generated request id is echoed
             st, h, body = sim.request("POST", "/v1/completions", TEXT)
-            self.assertEqual(h["x-request-id"], json.loads(body)["id"])
-            self.assertTrue(h["x-request-id"].startswith("cmpl-"))
+            self.assertEqual("cmpl-" + h["x-request-id"], json.loads(body)["id"])
+            self.assertRegex(h["x-request-id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4")
             # errors carry it too
             st, h, _ = sim.request("POST", "/v1/completions", TEXT,
                                    {"X-Request-Id": "r2", "X-Return-Error": "503"})
             self.assertEqual((st, h["x-request-id"]), (503, "r2"))
+            # a value error (checked after the headers, as upstream) carries it too
+            st, h, _ = sim.request("POST", "/v1/completions", dict(TEXT, n=0),
+                                   {"X-Request-Id": "r3"})
+            self.assertEqual((st, h["x-request-id"]), (400, "r3"))
             st, j = sim.json("POST", "/v1/completions", TEXT, {"X-Request-Id": 'a"b'})
             self.assertEqual(st, 400)
             self.assertIn("X-Request-Id", j["error"]["message"])

@@ -76,13 +76,42 @@ class LogprobsTest(unittest.TestCase):
                                                           "logprobs": 0})
         self.assertEqual(len(j["choices"][0]["logprobs"]["top_logprobs"][0]), 1)
 
+    def test_offsets_follow_the_text(self):
+        # echo keeps "a | b" exactly; the tokenizer skips "| ": offsets point into the text
+        st, j = self.sim.json("POST", "/v1/completions", {"model": M, "prompt": "a | b",
+                                                          "logprobs": 1})
+        c = j["choices"][0]
+        self.assertEqual(c["text"], "a | b")
+        for tok, off in zip(c["logprobs"]["tokens"], c["logprobs"]["text_offset"]):
+            self.assertEqual(c["text"][off:off + len(tok)], tok)
+        # a long token keeps all its bytes (and valid UTF-8) in its name
+        word = "x" * 300 + "é"
+        st, j = self.sim.json("POST", "/v1/chat/completions", {
+            "model": M, "messages": [{"role": "user", "content": word}], "logprobs": True,
+            "top_logprobs": 2})
+        item = j["choices"][0]["logprobs"]["content"][0]
+        self.assertEqual(item["token"], word)
+        self.assertEqual(bytes(item["bytes"]).decode(), word)
+        self.assertEqual(item["top_logprobs"][1]["token"], word + "_1")
+
+    def test_completions_stream(self):
+        st, h, data = self.sim.request("POST", "/v1/completions", {
+            "model": M, "prompt": "one two three", "logprobs": 2, "stream": True})
+        chunks = [json.loads(l[6:]) for l in data.decode().split("\n")
+                  if l.startswith("data: {")]
+        lps = [c["choices"][0]["logprobs"] for c in chunks
+               if c["choices"] and "logprobs" in c["choices"][0]]
+        self.assertEqual([l["tokens"][0] for l in lps], ["one ", "two ", "three"])
+        self.assertEqual([l["token_logprobs"][0] for l in lps], [lp(p, 0) for p in range(3)])
+        self.assertEqual(len(lps[0]["top_logprobs"][0]), 2)
+
     def test_errors(self):
         for path, body, want in (
                 ("/v1/chat/completions", {"top_logprobs": 2}, "requires logprobs"),
                 ("/v1/chat/completions", {"logprobs": True, "top_logprobs": 21}, "between 0"),
-                ("/v1/chat/completions", {"logprobs": 1}, "logprobs"),
+                ("/v1/chat/completions", {"logprobs": 1}, "field 'logprobs' must be"),
                 ("/v1/completions", {"logprobs": -1}, "between 0"),
-                ("/v1/completions", {"logprobs": True}, "logprobs")):
+                ("/v1/completions", {"logprobs": True}, "field 'logprobs' must be")):
             base = ({"model": M, "messages": [{"role": "user", "content": "x"}]}
                     if "chat" in path else {"model": M, "prompt": "x"})
             st, j = self.sim.json("POST", path, dict(base, **body))

@@ -65,7 +65,25 @@ class TlsTest(unittest.TestCase):
             self.assertEqual(http_json(sim.port, "GET", "/v1/models", tls=ctx)[0], 200)
             # the certificate names 127.0.0.1 and localhost
             pem = ssl.get_server_certificate(("127.0.0.1", sim.port))
-            self.assertIn("BEGIN CERTIFICATE", pem)
+            p = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"],
+                               input=pem, capture_output=True, text=True, timeout=30)
+            self.assertIn("DNS:localhost", p.stdout)
+            self.assertIn("IP Address:127.0.0.1", p.stdout)
+        finally:
+            self.assertEqual(sim.stop(), 0)
+
+    def test_key_file_without_final_newline(self):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        with open(os.path.join(self.dir, "tls.key")) as f:
+            key = f.read().rstrip("\n")
+        with open(os.path.join(d, "k.pem"), "w") as f:
+            f.write(key)  # no trailing newline
+        sim = Proc(SIMULATOR, ["--model", M, "--ssl-certfile", os.path.join(self.dir, "tls.crt"),
+                               "--ssl-keyfile", os.path.join(d, "k.pem")])
+        try:
+            ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "ca.crt"))
+            self.assertEqual(http_json(sim.port, "GET", "/v1/models", tls=ctx)[0], 200)
         finally:
             self.assertEqual(sim.stop(), 0)
 

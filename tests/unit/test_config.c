@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 static enum sim_config_result load(struct sim_config *c, char *err, const char *a0, ...)
 {
@@ -173,6 +175,75 @@ static void test_yaml_errors(void **state)
     sim_config_release(&c);
 }
 
+/* Booleans (alone, =V, or a following true/false), --no- forms, failure type
+ * lists (stopping at the next flag, comma-separated, from YAML), and the
+ * runtime update used by /admin/config. */
+static void test_bools_lists_and_runtime(void **state)
+{
+    (void)state;
+    struct sim_config c;
+    char err[256] = "";
+    assert_int_equal(load(&c, err, "--model", "m", "--enable-sleep-mode", "true", "--port", "7",
+                          "--enable-request-id-headers", "--failure-types", "rate_limit",
+                          "server_error", "--seed", "5", NULL),
+                     SIM_CONFIG_OK);
+    assert_true(c.sleep_mode && c.request_id_headers && c.port == 7 && c.seed == 5);
+    assert_int_equal(c.failure_types, (1u << SIM_FAIL_RATE_LIMIT) | (1u << SIM_FAIL_SERVER_ERROR));
+    sim_config_release(&c);
+    assert_int_equal(load(&c, err, "--model", "m", "--enable-sleep-mode", "--no-enable-sleep-mode",
+                          "--enable-request-id-headers=false", NULL),
+                     SIM_CONFIG_OK);
+    assert_true(!c.sleep_mode && !c.request_id_headers);
+    sim_config_release(&c);
+    assert_int_equal(load(&c, err, "--model", "m", "--no-enable-sleep-mode=false",
+                          "--failure-types=invalid_api_key,model_not_found", NULL),
+                     SIM_CONFIG_OK);
+    assert_true(c.sleep_mode);
+    assert_int_equal(c.failure_types,
+                     (1u << SIM_FAIL_INVALID_API_KEY) | (1u << SIM_FAIL_MODEL_NOT_FOUND));
+    sim_config_release(&c);
+    char *yaml = write_yaml("model: m\nfailure-types: [context_length]\nenable-sleep-mode: true\n"
+                            "failure-injection-rate: 30\n");
+    assert_int_equal(load(&c, err, "--config", yaml, NULL), SIM_CONFIG_OK);
+    unlink(yaml);
+    assert_true(c.sleep_mode && c.failure_rate == 30);
+    assert_int_equal(c.failure_types, 1u << SIM_FAIL_CONTEXT_LENGTH);
+
+    /* /admin/config: strings or integer nanoseconds; validated as a whole */
+    struct sim_config copy = c;
+    cJSON *patch = cJSON_Parse("{\"inter-token-latency\":\"20ms\",\"time-to-first-token\":5000000,"
+                               "\"failure-types\":[\"rate_limit\"]}");
+    assert_int_equal(sim_config_update_runtime(&copy, patch, err, sizeof(err)), 0);
+    assert_true(copy.itl == 20000000 && copy.ttft == 5000000);
+    assert_int_equal(copy.failure_types, 1u << SIM_FAIL_RATE_LIMIT);
+    cJSON_Delete(patch);
+    copy = c;
+    patch = cJSON_Parse("{\"failure-injection-rate\":1e300}");
+    assert_int_equal(sim_config_update_runtime(&copy, patch, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "failure-injection-rate"));
+    cJSON_Delete(patch);
+    patch = cJSON_Parse("{\"model\":\"x\"}");
+    assert_int_equal(sim_config_update_runtime(&copy, patch, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not a setting that can change"));
+    cJSON_Delete(patch);
+    /* the seed survives GET /admin/config exactly */
+    c.seed = 1764024756123456789LL;
+    cJSON *j = sim_config_json(&c);
+    char *text = cJSON_PrintUnformatted(j);
+    assert_non_null(strstr(text, "\"seed\":1764024756123456789"));
+    cJSON_free(text);
+    cJSON_Delete(j);
+    sim_config_release(&c);
+
+    assert_int_equal(load(&c, err, "--model", "m", "--enable-sleep-mode=maybe", NULL),
+                     SIM_CONFIG_ERROR);
+    sim_config_release(&c);
+    assert_int_equal(load(&c, err, "--model", "m", "--failure-types", "nope", NULL),
+                     SIM_CONFIG_ERROR);
+    assert_non_null(strstr(err, "\"nope\" is not a failure type"));
+    sim_config_release(&c);
+}
+
 static void test_help(void **state)
 {
     (void)state;
@@ -194,9 +265,13 @@ static void test_help(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_and_forms), cmocka_unit_test(test_served_list),
-        cmocka_unit_test(test_precedence),         cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_yaml_errors),        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_defaults_and_forms),
+        cmocka_unit_test(test_served_list),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_bools_lists_and_runtime),
+        cmocka_unit_test(test_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,8 @@
 static int parse(enum sim_api api, const char *body, struct sim_request *r, char *err,
                  const char **param)
 {
-    return sim_request_parse(api, body, strlen(body), r, err, 256, param);
+    int rc = sim_request_parse(api, body, strlen(body), r, err, 256, param);
+    return rc ? rc : sim_request_validate(r, err, 256, param);
 }
 
 static void test_chat_fields(void **state)
