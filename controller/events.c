@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "controller/pd_status.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -159,10 +160,7 @@ void recorder_event(struct recorder *r, const cJSON *obj, const char *type, cons
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pd_now(now, sizeof(now));
     const char *ns = md_str(obj, "namespace");
     snprintf(key, sizeof(key), "%s\x1f%s\x1f%s\x1f%s", md_str(obj, "uid"), type, reason, message);
     log_info("event", LOG_STR("object", md_str(obj, "name")), LOG_STR("type", type),

@@ -631,20 +631,12 @@ static cJSON *fake_deployment(struct local *l, int sim, int role, const char *na
     return d;
 }
 
-static void now_rfc3339(char *out, size_t len)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Recompute every status; true when one changed. */
 static bool update_status(struct local *l)
 {
     bool changed = false;
     char now[32];
-    now_rfc3339(now, sizeof(now));
+    pd_now(now, sizeof(now));
     for (int i = 0; i < l->nsims; i++) {
         struct sim *s = &l->sims[i];
         char n[300];
@@ -681,14 +673,8 @@ static bool update_status(struct local *l)
 
 static const char *cond(const cJSON *status, const char *type)
 {
-    const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
-    {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
-        if (cJSON_IsString(t) && strcmp(t->valuestring, type) == 0)
-            return cJSON_GetObjectItemCaseSensitive(c, "status")->valuestring;
-    }
-    return "Unknown";
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(pd_condition(status, type), "status");
+    return cJSON_IsString(st) ? st->valuestring : "Unknown";
 }
 
 static void print_table(struct local *l)
@@ -699,7 +685,7 @@ static void print_table(struct local *l)
         wm = (int)strlen(l->sims[i].model) > wm ? (int)strlen(l->sims[i].model) : wm;
     }
     char now[32];
-    now_rfc3339(now, sizeof(now));
+    pd_now(now, sizeof(now));
     pthread_mutex_lock(&out_mu);
     printf("\n%s\n%-*s  %-*s  %-7s  %-7s  %-5s  %-11s  %-21s  %-21s  %s\n", now, w, "NAME", wm,
            "MODEL", "PREFILL", "DECODE", "READY", "PHASE", "ENDPOINT", "PREFILL-ENDPOINT",

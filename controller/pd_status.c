@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static double num(const cJSON *obj, const char *a, const char *b, double dflt)
 {
@@ -21,17 +22,29 @@ static const char *text(const cJSON *obj, const char *a, const char *b)
 }
 
 /* The Deployment's condition of type t, or NULL. */
-static const cJSON *dep_condition(const cJSON *dep, const char *t)
+const cJSON *pd_condition(const cJSON *status, const char *type)
 {
     const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(
-                              cJSON_GetObjectItemCaseSensitive(dep, "status"), "conditions"))
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
     {
-        const char *type = text(c, "type", NULL);
-        if (type && strcmp(type, t) == 0)
+        const char *t = text(c, "type", NULL);
+        if (t && strcmp(t, type) == 0)
             return c;
     }
     return NULL;
+}
+
+void pd_now(char *out, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const cJSON *dep_condition(const cJSON *dep, const char *t)
+{
+    return pd_condition(cJSON_GetObjectItemCaseSensitive(dep, "status"), t);
 }
 
 enum role_state { ROLE_MISSING, ROLE_ROLLING, ROLE_READY, ROLE_FAILED };
@@ -123,14 +136,10 @@ static void add_condition(cJSON *conds, const cJSON *old_status, const char *typ
                           const char *now)
 {
     const char *st = status ? "True" : "False", *since = now;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(old_status, "conditions"))
-    {
-        const char *t = text(c, "type", NULL), *s = text(c, "status", NULL);
-        if (t && s && strcmp(t, type) == 0 && strcmp(s, st) == 0 &&
-            text(c, "lastTransitionTime", NULL))
-            since = text(c, "lastTransitionTime", NULL);
-    }
+    const cJSON *c = pd_condition(old_status, type);
+    const char *s = text(c, "status", NULL);
+    if (s && strcmp(s, st) == 0 && text(c, "lastTransitionTime", NULL))
+        since = text(c, "lastTransitionTime", NULL);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "type", type);
     cJSON_AddStringToObject(o, "status", st);

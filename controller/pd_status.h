@@ -19,6 +19,7 @@
 #define PDSIM_PD_STATUS_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 
 /* prefill and decode may be NULL (not created yet); old_status may be NULL.
  * invalid_reason/message describe a spec the schema let through (NULL: none).
@@ -26,5 +27,11 @@
 cJSON *pd_status(const cJSON *cr, const cJSON *prefill, const cJSON *decode,
                  const cJSON *old_status, const char *invalid_reason, const char *invalid_message,
                  const char *now);
+
+/* The condition of that type in a status (or a Deployment's status), or NULL. */
+const cJSON *pd_condition(const cJSON *status, const char *type);
+
+/* The current time as RFC 3339 UTC seconds ("2026-11-24T21:10:00Z"). */
+void pd_now(char *out, size_t len);
 
 #endif

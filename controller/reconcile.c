@@ -185,14 +185,6 @@ static int apply_child(struct reconciler *r, const cJSON *desired, cJSON **appli
     return rc;
 }
 
-static void now_rfc3339(char *out, size_t len)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* PUT /status. Returns 0, 1 on 409 Conflict (err set), or -1. */
 static int write_status(struct reconciler *r, const cJSON *cr, const cJSON *status, char *err,
                         size_t errlen)
@@ -253,18 +245,6 @@ static long long generation(const cJSON *cr)
     return cJSON_IsNumber(g) ? (long long)g->valuedouble : 0;
 }
 
-static const cJSON *condition(const cJSON *status, const char *type)
-{
-    const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
-    {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
-        if (cJSON_IsString(t) && strcmp(t->valuestring, type) == 0)
-            return c;
-    }
-    return NULL;
-}
-
 static bool cond_true(const cJSON *c)
 {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(c, "status");
@@ -284,13 +264,13 @@ static void transition_events(struct reconciler *r, const cJSON *cr, const cJSON
 {
     if (!r->events)
         return;
-    const cJSON *ro = condition(old, "Ready"), *rn = condition(now, "Ready");
+    const cJSON *ro = pd_condition(old, "Ready"), *rn = pd_condition(now, "Ready");
     if (rn && cond_true(rn) && !(ro && cond_true(ro)))
         recorder_event(r->events, cr, "Normal", "Ready", "%s", cond_str(rn, "message"));
     else if (rn && !cond_true(rn) && ro && cond_true(ro))
         recorder_event(r->events, cr, "Warning", "NotReady", "%s: %s", cond_str(rn, "reason"),
                        cond_str(rn, "message"));
-    const cJSON *dold = condition(old, "Degraded"), *dn = condition(now, "Degraded");
+    const cJSON *dold = pd_condition(old, "Degraded"), *dn = pd_condition(now, "Degraded");
     if (dn && cond_true(dn) && !(dold && cond_true(dold)))
         recorder_event(r->events, cr, "Warning", cond_str(dn, "reason"), "%s",
                        cond_str(dn, "message"));
@@ -360,7 +340,7 @@ int reconcile(struct reconciler *r, const char *key, char *err, size_t errlen)
         p = informer_get(r->deployments, ns, pname);
     if (!d)
         d = informer_get(r->deployments, ns, dname);
-    now_rfc3339(now, sizeof(now));
+    pd_now(now, sizeof(now));
     const cJSON *old = cJSON_GetObjectItemCaseSensitive(cr, "status");
     cJSON *status =
         pd_status(cr, p, d, old, children ? NULL : "InvalidSpec", children ? NULL : derr, now);

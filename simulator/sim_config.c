@@ -231,6 +231,19 @@ static int parse_long(const char *s, long *out)
     return 0;
 }
 
+int sim_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
+    static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
+    for (size_t i = 0; i < 6; i++) {
+        if (strcmp(s, yes[i]) == 0 || strcmp(s, no[i]) == 0) {
+            *out = strcmp(s, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* Apply one value; where says where it came from ("flag --port"). */
 static int apply_scalar(struct sim_config *c, const struct flagdef *f, const char *val,
                         const char *where, char *err, size_t errlen)
@@ -316,18 +329,15 @@ static int apply_scalar(struct sim_config *c, const struct flagdef *f, const cha
             return -EINVAL;
         }
         return 0;
-    case F_BOOL: /* Go's strconv.ParseBool */
-        if (!strcmp(val, "1") || !strcmp(val, "t") || !strcmp(val, "T") || !strcmp(val, "true") ||
-            !strcmp(val, "TRUE") || !strcmp(val, "True"))
-            *(long *)field = 1;
-        else if (!strcmp(val, "0") || !strcmp(val, "f") || !strcmp(val, "F") ||
-                 !strcmp(val, "false") || !strcmp(val, "FALSE") || !strcmp(val, "False"))
-            *(long *)field = 0;
-        else {
+    case F_BOOL: {
+        bool b;
+        if (sim_parse_bool(val, &b) < 0) {
             snprintf(err, errlen, "%s: \"%s\" is not true or false", where, val);
             return -EINVAL;
         }
+        *(long *)field = b;
         return 0;
+    }
     case F_NOBOOL: { /* --no-X=V sets X to !V */
         struct flagdef as_bool = *f;
         as_bool.type = F_BOOL;

@@ -81,6 +81,10 @@ void sim_config_release(struct sim_config *cfg);
 /* Write --help text: every flag with its default. */
 void sim_config_help(FILE *out);
 
+/* Go's strconv.ParseBool (1 t T TRUE true True, 0 f F FALSE false False), as
+ * upstream reads boolean flags and headers. Returns 0, or -1 for anything else. */
+int sim_parse_bool(const char *s, bool *out);
+
 /* The keys POST /admin/config may change: every latency key, failure-injection-rate
  * and failure-types. Applies the partial update patch (a JSON object; keys are
  * flag names; durations are strings or integer nanoseconds) to *c, a copy of the

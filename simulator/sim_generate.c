@@ -145,16 +145,10 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
         return (int)code;
     }
     const char *ct = mg_get_header(g->c, "X-Cache-Threshold-Finish-Reason");
-    if (ct) { /* Go's strconv.ParseBool, as upstream */
-        if (!strcmp(ct, "1") || !strcmp(ct, "t") || !strcmp(ct, "T") || !strcmp(ct, "true") ||
-            !strcmp(ct, "TRUE") || !strcmp(ct, "True"))
-            g->cache_threshold = true;
-        else if (strcmp(ct, "0") && strcmp(ct, "f") && strcmp(ct, "F") && strcmp(ct, "false") &&
-                 strcmp(ct, "FALSE") && strcmp(ct, "False")) {
-            snprintf(err, errlen, "X-Cache-Threshold-Finish-Reason: \"%.60s\" is not true or false",
-                     ct);
-            return 400;
-        }
+    if (ct && sim_parse_bool(ct, &g->cache_threshold) < 0) { /* Go's ParseBool, as upstream */
+        snprintf(err, errlen, "X-Cache-Threshold-Finish-Reason: \"%.60s\" is not true or false",
+                 ct);
+        return 400;
     }
     if (rcfg->failure_rate > 0 && sim_rng_range(&g->fail_rng, 1, 100) <= rcfg->failure_rate) {
         int allowed[SIM_FAIL_N], n = 0;
