@@ -14,14 +14,22 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* Wait until no request is in flight, for at most timeout_ns. Returns the
- * number still in flight. */
-static long wait_idle(struct sim_server *srv, int64_t timeout_ns)
+static long inflight(struct sim_server *const *srv, int n)
+{
+    long sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += sim_server_inflight(srv[i]);
+    return sum;
+}
+
+/* Wait until no request is in flight on any rank, for at most timeout_ns.
+ * Returns the number still in flight. */
+static long wait_idle(struct sim_server *const *srv, int nsrv, int64_t timeout_ns)
 {
     struct timespec start, now, tick = {0, 10 * 1000000L};
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
-        long n = sim_server_inflight(srv);
+        long n = inflight(srv, nsrv);
         clock_gettime(CLOCK_MONOTONIC, &now);
         int64_t el =
             (int64_t)(now.tv_sec - start.tv_sec) * 1000000000LL + (now.tv_nsec - start.tv_nsec);
@@ -34,14 +42,35 @@ static long wait_idle(struct sim_server *srv, int64_t timeout_ns)
 /* Let in-flight requests finish; past the timeout, end them cleanly (streams
  * get an error event and [DONE]) before civetweb stops, because civetweb
  * refuses writes once it is stopping. */
-static void drain(struct sim_server *srv, int64_t timeout_ns)
+static void drain(struct sim_server *const *srv, int nsrv, int64_t timeout_ns)
 {
-    long n = wait_idle(srv, timeout_ns);
+    long n = wait_idle(srv, nsrv, timeout_ns);
     if (n == 0)
         return;
     log_warn("drain timeout: ending in-flight requests", LOG_INT("inflight", n));
-    sim_server_abort(srv);
-    wait_idle(srv, 5000000000LL);
+    for (int i = 0; i < nsrv; i++)
+        sim_server_abort(srv[i]);
+    wait_idle(srv, nsrv, 5000000000LL);
+}
+
+/* Start every rank; on failure stop those started. Returns the number started. */
+static int start_ranks(const struct sim_config *cfg, const struct sim_dp *dp,
+                       struct sim_server **srv, char *err, size_t errlen)
+{
+    const char *scheme =
+        (cfg->ssl_certfile && *cfg->ssl_certfile) || cfg->self_signed_certs ? "https" : "http";
+    for (int i = 0; i < dp->nranks; i++) {
+        srv[i] = sim_server_start(cfg, dp, i, err, errlen);
+        if (!srv[i]) {
+            while (i > 0)
+                sim_server_stop(srv[--i]);
+            return 0;
+        }
+        log_info("listening", LOG_STR("host", cfg->host), LOG_INT("port", sim_server_port(srv[i])),
+                 LOG_STR("scheme", scheme), LOG_STR("model", cfg->model),
+                 LOG_INT("max_num_seqs", cfg->max_num_seqs), LOG_INT("rank", dp->first_rank + i));
+    }
+    return dp->nranks;
 }
 
 int main(int argc, char **argv)
@@ -70,24 +99,24 @@ int main(int argc, char **argv)
     httpd_block_stop_signals(&set);
 
     mg_init_library(0);
-    struct sim_server *srv = sim_server_start(&cfg, err, sizeof(err));
-    if (!srv) {
+    struct sim_dp dp;
+    struct sim_server *srv[SIM_DP_MAX];
+    sim_dp_init(&dp, &cfg);
+    int nsrv = start_ranks(&cfg, &dp, srv, err, sizeof(err));
+    if (nsrv == 0) {
         fprintf(stderr, "pdsim-simulator: %s\n", err);
         mg_exit_library();
         sim_config_release(&cfg);
         return 1;
     }
-    log_info("listening", LOG_STR("host", cfg.host), LOG_INT("port", sim_server_port(srv)),
-             LOG_STR("scheme", (cfg.ssl_certfile && *cfg.ssl_certfile) || cfg.self_signed_certs
-                                   ? "https"
-                                   : "http"),
-             LOG_STR("model", cfg.model), LOG_INT("max_num_seqs", cfg.max_num_seqs));
     int sig = 0;
     sigwait(&set, &sig);
     log_info("shutting down", LOG_INT("signal", sig));
-    sim_server_begin_shutdown(srv);
-    drain(srv, cfg.shutdown_timeout);
-    sim_server_stop(srv);
+    for (int i = 0; i < nsrv; i++)
+        sim_server_begin_shutdown(srv[i]);
+    drain(srv, nsrv, cfg.shutdown_timeout);
+    for (int i = 0; i < nsrv; i++)
+        sim_server_stop(srv[i]);
     mg_exit_library();
     sim_config_release(&cfg);
     log_info("stopped");

@@ -5,6 +5,7 @@
 #include "common/duration.h"
 #include "common/xalloc.h"
 #include "common/ycfg.h"
+#include "simulator/sim_lora.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -28,6 +29,7 @@ enum ftype {
     F_BOOL,     /* --flag alone is true; --flag=false works (unlike upstream) */
     F_FAILURES, /* a list of failure type names */
     F_NOBOOL,   /* --no-X: sets the bool X to false */
+    F_LORAS,    /* a list of LoRA module specs */
 };
 
 const char *const sim_failure_names[SIM_FAIL_N] = {"rate_limit",      "invalid_api_key",
@@ -81,8 +83,17 @@ static const struct flagdef flags[] = {
      "latency multiplier when all max-num-seqs slots are busy (>= 1)"},
     {"max-request-body-size-mb", F_INT, OFF(max_request_body_size_mb), 1, 512, "4",
      "largest accepted request body; larger gets 413"},
-    {"data-parallel-size", F_INT, OFF(data_parallel_size), 1, 1, "1",
-     "data-parallel ranks (only 1 is supported)"},
+    {"data-parallel-size", F_INT, OFF(data_parallel_size), 1, 8, "1",
+     "data-parallel ranks served by this process, rank i on port+i, each with its own "
+     "scheduler, metrics and adapters"},
+    {"data-parallel-rank", F_INT, OFF(data_parallel_rank), -1, 7, "-1",
+     "serve only this rank, on --port itself (--data-parallel-size is then ignored)"},
+    {"lora-modules", F_LORAS, OFF(lora_modules), 0, 0, "[]",
+     "LoRA adapters (a list), each a JSON string {\"name\",\"path\",\"base_model_name\"} "
+     "or name=path"},
+    {"max-loras", F_INT, OFF(max_loras), 1, INT_MAX, "1", "LoRA adapters that can run at once"},
+    {"max-cpu-loras", F_INT, OFF(max_cpu_loras), 1, INT_MAX, "max-loras",
+     "accepted as upstream (must be >= --max-loras); otherwise unused"},
     {"v", F_INT, OFF(v), 0, 10, "2", "log verbosity: 1 warn, 2 info, 4 debug"},
     {"failure-injection-rate", F_INT, OFF(failure_rate), 0, 100, "0",
      "percent of generation requests answered with an injected error"},
@@ -117,10 +128,7 @@ static const struct flagdef flags[] = {
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))
 
 /* Upstream flags that pdsim-simulator does not implement yet: named in the error. */
-static const char *const unsupported[] = {"lora-modules",
-                                          "max-loras",
-                                          "max-cpu-loras",
-                                          "enable-kvcache",
+static const char *const unsupported[] = {"enable-kvcache",
                                           "kv-cache-size",
                                           "block-size",
                                           "hash-seed",
@@ -130,7 +138,6 @@ static const char *const unsupported[] = {"lora-modules",
                                           "kv-events-replay-endpoint",
                                           "kv-events-replay-queue-size",
                                           "global-cache-hit-threshold",
-                                          "data-parallel-rank",
                                           "dataset-path",
                                           "dataset-url",
                                           "dataset-in-memory",
@@ -194,6 +201,9 @@ static void set_defaults(struct sim_config *c)
     c->time_factor_under_load = 1.0;
     c->max_request_body_size_mb = 4;
     c->data_parallel_size = 1;
+    c->data_parallel_rank = -1;
+    c->max_loras = 1;
+    c->max_cpu_loras = -1; /* = max-loras */
     c->v = 2;
     c->failure_types = (1u << SIM_FAIL_N) - 1;
     c->http_threads = 2048;
@@ -214,6 +224,7 @@ void sim_config_release(struct sim_config *c)
     free(c->host);
     free(c->model);
     free_list(c->served, c->nserved);
+    free_list(c->lora_modules, c->nlora_modules);
     free(c->config_path);
     free(c->ssl_certfile);
     free(c->ssl_keyfile);
@@ -347,6 +358,7 @@ static int apply_scalar(struct sim_config *c, const struct flagdef *f, const cha
         return 0;
     }
     case F_LIST:
+    case F_LORAS:
     case F_FAILURES:
     case F_IGNORED:
         return 0;
@@ -399,6 +411,14 @@ static int apply(struct sim_config *c, const struct flagdef *f, char **vals, siz
             }
             c->served[c->nserved++] = xstrdup(vals[i]);
         }
+        return 0;
+    }
+    if (f->type == F_LORAS) { /* checked in validate, once --model is known */
+        free_list(c->lora_modules, c->nlora_modules);
+        c->lora_modules = xcalloc(n ? n : 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+            c->lora_modules[i] = xstrdup(vals[i]);
+        c->nlora_modules = n;
         return 0;
     }
     if (f->type == F_FAILURES)
@@ -489,7 +509,7 @@ static int scan_argv(int argc, char **argv, struct cli_flag **out, size_t *nout,
                 cf->vals[0] = argv[++i];
             continue;
         }
-        if (cf->def->type == F_LIST || cf->def->type == F_FAILURES) {
+        if (cf->def->type == F_LIST || cf->def->type == F_FAILURES || cf->def->type == F_LORAS) {
             cf->is_list = true;
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
                 i++;
@@ -560,6 +580,29 @@ static int check_sd(const char *name, int64_t mean, int64_t sd, char *err, size_
     return 0;
 }
 
+/* Every --lora-modules value parses, and no adapter takes a served name. */
+static int validate_loras(const struct sim_config *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < c->nlora_modules; i++) {
+        struct sim_lora_module m;
+        char why[256];
+        if (sim_lora_parse_module(c->lora_modules[i], c->model, &m, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "--lora-modules value %zu (\"%.80s\"): %s", i + 1,
+                     c->lora_modules[i], why);
+            return -EINVAL;
+        }
+        bool clash = sim_config_serves(c, m.name);
+        if (clash)
+            snprintf(err, errlen,
+                     "--lora-modules value %zu: adapter \"%.80s\" has a served model name", i + 1,
+                     m.name);
+        sim_lora_module_release(&m);
+        if (clash)
+            return -EINVAL;
+    }
+    return 0;
+}
+
 static int validate(struct sim_config *c, char *err, size_t errlen)
 {
     if (!c->model || !c->model[0]) {
@@ -590,7 +633,14 @@ static int validate(struct sim_config *c, char *err, size_t errlen)
         c->served[0] = xstrdup(c->model);
         c->nserved = 1;
     }
-    return 0;
+    if (c->max_cpu_loras < 0)
+        c->max_cpu_loras = c->max_loras;
+    if (c->max_cpu_loras < c->max_loras) {
+        snprintf(err, errlen, "--max-cpu-loras (%ld) must be >= --max-loras (%ld)",
+                 c->max_cpu_loras, c->max_loras);
+        return -EINVAL;
+    }
+    return validate_loras(c, err, errlen);
 }
 
 enum sim_config_result sim_config_load(struct sim_config *c, int argc, char **argv, char *err,
@@ -794,6 +844,12 @@ cJSON *sim_config_json(const struct sim_config *c)
             cJSON *a = cJSON_AddArrayToObject(o, f->name);
             for (size_t k = 0; k < c->nserved; k++)
                 cJSON_AddItemToArray(a, cJSON_CreateString(c->served[k]));
+            break;
+        }
+        case F_LORAS: {
+            cJSON *a = cJSON_AddArrayToObject(o, f->name);
+            for (size_t k = 0; k < c->nlora_modules; k++)
+                cJSON_AddItemToArray(a, cJSON_CreateString(c->lora_modules[k]));
             break;
         }
         case F_FAILURES: {

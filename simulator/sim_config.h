@@ -50,10 +50,15 @@ struct sim_config {
     double time_factor_under_load;
     long max_request_body_size_mb;
     long data_parallel_size;
-    long v;                           /* klog verbosity */
-    long failure_rate;                /* percent of generation requests failed on purpose */
-    unsigned failure_types;           /* bit (1 << enum sim_failure) per allowed type */
-    long request_id_headers;          /* honour and echo X-Request-Id (a bool) */
+    long data_parallel_rank; /* -1, or this process is that one rank */
+    char **lora_modules;     /* --lora-modules values as given (checked by sim_config_load) */
+    size_t nlora_modules;
+    long max_loras;          /* LoRA adapters that can run at the same time */
+    long max_cpu_loras;      /* accepted and checked (>= max-loras) as upstream; otherwise unused */
+    long v;                  /* klog verbosity */
+    long failure_rate;       /* percent of generation requests failed on purpose */
+    unsigned failure_types;  /* bit (1 << enum sim_failure) per allowed type */
+    long request_id_headers; /* honour and echo X-Request-Id (a bool) */
     int64_t startup_duration;         /* /health/ready is 503 until the server is this old */
     long sleep_mode;                  /* /sleep acts (with VLLM_SERVER_DEV_MODE=1, as upstream) */
     char *ssl_certfile, *ssl_keyfile; /* HTTPS with these PEM files (both or neither) */

@@ -47,6 +47,7 @@ struct gen_req {
     size_t nch;
     struct sim_rng rng, fail_rng; /* text and jitter; failure injection */
     bool cache_threshold;         /* X-Cache-Threshold-Finish-Reason: answer at once */
+    const char *lora;             /* the adapter the request names (req.model), or NULL */
     const struct sim_runtime *rt; /* the runtime settings when the request started */
     struct timespec t_recv;
     int evfd, sockfd;
@@ -443,9 +444,12 @@ static int check_request(struct gen_req *g, char *err, size_t errlen, const char
 {
     const struct sim_config *cfg = g->s->cfg;
     if (!sim_config_serves(cfg, g->req.model)) {
-        snprintf(err, errlen, "The model `%s` does not exist.", g->req.model);
-        *param = "model";
-        return 404;
+        if (!sim_lora_has(g->s->loras, g->req.model)) {
+            snprintf(err, errlen, "The model `%s` does not exist.", g->req.model);
+            *param = "model";
+            return 404;
+        }
+        g->lora = g->req.model;
     }
     *param = NULL;
     int rc = sim_request_validate(&g->req, err, errlen, param);
@@ -459,7 +463,7 @@ static int admit(struct gen_req *g, char *err, size_t errlen)
     struct sim_sched_item **items = g->nch <= 8 ? small : xcalloc(g->nch, sizeof(*items));
     for (size_t i = 0; i < g->nch; i++)
         items[i] = &g->ch[i].item;
-    int rc = sim_sched_submit(g->s->sched, items, g->nch, &g->evfd);
+    int rc = sim_sched_submit(g->s->sched, items, g->nch, g->lora, &g->evfd);
     if (items != small)
         free(items);
     if (rc == -EAGAIN) {
@@ -520,11 +524,17 @@ static int prepare(struct gen_req *g, enum sim_api api, char *err, size_t errlen
     return status;
 }
 
+/* The model named in responses: an adapter as it is, the base model (any
+ * alias) as the first served name, as upstream. */
+static const char *shown_model(const struct gen_req *g)
+{
+    return g->lora ? g->lora : sim_config_display_name(g->s->cfg);
+}
+
 static int serve(struct gen_req *g)
 {
     struct sim_server *s = g->s;
-    g->rctx =
-        (struct sim_resp_ctx){g->req.api, g->id, sim_config_display_name(s->cfg), (long)time(NULL)};
+    g->rctx = (struct sim_resp_ctx){g->req.api, g->id, shown_model(g), (long)time(NULL)};
     if (g->req.do_remote_decode) {
         struct buf kv;
         buf_init(&kv, BUF_NOCAP);
@@ -579,8 +589,7 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
     if (status == 0) {
         prepare_choices(&g);
         if (g.cache_threshold) {
-            g.rctx = (struct sim_resp_ctx){g.req.api, g.id, sim_config_display_name(s->cfg),
-                                           (long)time(NULL)};
+            g.rctx = (struct sim_resp_ctx){g.req.api, g.id, shown_model(&g), (long)time(NULL)};
             status = respond_cache_threshold(&g);
             gen_release(&g);
             return status;

@@ -7,9 +7,11 @@
 
 #include "simulator/sim_config.h"
 #include "simulator/sim_latency.h"
+#include "simulator/sim_lora.h"
 #include "simulator/sim_metrics.h"
 #include "simulator/sim_request.h"
 #include "simulator/sim_sched.h"
+#include "simulator/sim_server.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,6 +39,9 @@ struct sim_server {
     pthread_mutex_t admin_mu; /* one /admin/config update at a time */
     struct sim_sched *sched;
     struct sim_metrics *metrics;
+    struct sim_lora *loras;  /* this rank's known adapters */
+    const struct sim_dp *dp; /* borrowed: every rank's engine id, for /query */
+    int rank;                /* data-parallel rank */
     char engine_id[37];
     char *pd_host;       /* remote_host in kv_transfer_params */
     char *extra_headers; /* x-inference-* lines, or "" */

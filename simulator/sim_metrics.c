@@ -3,6 +3,7 @@
 #include "common/prom.h"
 #include "common/xalloc.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,9 @@ struct sim_metrics {
     _Atomic long running, waiting;
     _Atomic unsigned long long prompt_total, gen_total;
     _Atomic unsigned long long success[NFINISH];
+    pthread_mutex_t lora_mu; /* guards the three below */
+    char *lora_running, *lora_waiting;
+    double lora_changed;
 };
 
 /* 1, 2, 5, 10, 20, 50, ... up to and including max (upstream's Build125Buckets). */
@@ -105,6 +109,10 @@ struct sim_metrics *sim_metrics_new(const struct sim_metrics_opts *o)
     m->block_size = o->block_size;
     m->kv_cache_size = o->kv_cache_size;
     m->start_time = (double)time(NULL);
+    pthread_mutex_init(&m->lora_mu, NULL);
+    m->lora_running = xstrdup("");
+    m->lora_waiting = xstrdup("");
+    m->lora_changed = m->start_time;
     m->ntoken_bounds = build_125(o->max_model_len, &m->token_bounds);
     for (int i = 0; i < H_COUNT; i++) {
         const double *b = req_bounds;
@@ -132,6 +140,9 @@ void sim_metrics_free(struct sim_metrics *m)
         prom_hist_release(&m->h[i]);
     free(m->token_bounds);
     free(m->labels);
+    free(m->lora_running);
+    free(m->lora_waiting);
+    pthread_mutex_destroy(&m->lora_mu);
     free(m);
 }
 
@@ -188,6 +199,40 @@ static int gauge(struct buf *b, const char *name, const char *help, const char *
     return rc ? rc : prom_write_sample(b, name, labels, v);
 }
 
+void sim_metrics_set_lora_info(struct sim_metrics *m, const char *running, const char *waiting)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    char *r = xstrdup(running), *w = xstrdup(waiting);
+    pthread_mutex_lock(&m->lora_mu);
+    free(m->lora_running);
+    free(m->lora_waiting);
+    m->lora_running = r;
+    m->lora_waiting = w;
+    m->lora_changed = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    pthread_mutex_unlock(&m->lora_mu);
+}
+
+static int write_lora_info(struct sim_metrics *m, struct buf *b)
+{
+    struct buf l;
+    buf_init(&l, BUF_NOCAP);
+    pthread_mutex_lock(&m->lora_mu);
+    int rc =
+        buf_appendf(&l, "%s,max_lora=\"%ld\",running_lora_adapters=\"", m->labels, m->max_loras);
+    rc = rc ? rc : prom_escape_label(&l, m->lora_running);
+    rc = rc ? rc : buf_puts(&l, "\",waiting_lora_adapters=\"");
+    rc = rc ? rc : prom_escape_label(&l, m->lora_waiting);
+    rc = rc ? rc : buf_putc(&l, '"');
+    double changed = m->lora_changed;
+    pthread_mutex_unlock(&m->lora_mu);
+    rc = rc ? rc
+            : gauge(b, "vllm:lora_requests_info", "Running stats on lora requests.", buf_str(&l),
+                    changed);
+    buf_release(&l);
+    return rc;
+}
+
 static int write_gauges(struct sim_metrics *m, struct buf *b)
 {
     char extra[1024];
@@ -199,12 +244,7 @@ static int write_gauges(struct sim_metrics *m, struct buf *b)
     rc = rc ? rc
             : gauge(b, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.",
                     m->labels, 0.0);
-    snprintf(extra, sizeof(extra),
-             "%s,max_lora=\"%ld\",running_lora_adapters=\"\",waiting_lora_adapters=\"\"", m->labels,
-             m->max_loras);
-    rc = rc ? rc
-            : gauge(b, "vllm:lora_requests_info", "Running stats on lora requests.", extra,
-                    m->start_time);
+    rc = rc ? rc : write_lora_info(m, b);
     snprintf(extra, sizeof(extra), "%s,block_size=\"%ld\",num_gpu_blocks=\"%ld\"", m->labels,
              m->block_size, m->kv_cache_size);
     rc = rc ? rc

@@ -41,6 +41,10 @@ void sim_metrics_free(struct sim_metrics *m);
 
 void sim_metrics_set_running(struct sim_metrics *m, long n);
 void sim_metrics_set_waiting(struct sim_metrics *m, long n);
+/* The adapters with running and with waiting requests (comma lists, copied)
+ * changed: vllm:lora_requests_info shows these labels, valued with the time
+ * of the change. Unlike upstream, the previous label set is not kept. */
+void sim_metrics_set_lora_info(struct sim_metrics *m, const char *running, const char *waiting);
 /* Sampled TTFT of a choice (queue excluded). */
 void sim_metrics_observe_ttft(struct sim_metrics *m, double s);
 /* One sampled inter-token latency (time_per_output_token and inter_token_latency). */

@@ -1,11 +1,16 @@
 /*
- * sim_sched: max-num-seqs running slots and a FIFO waiting queue.
+ * sim_sched: max-num-seqs running slots, max-loras LoRA slots and a waiting
+ * queue, scheduled as upstream's dispatcher does.
  *
  * A request submits one item per choice (and per prompt), all or nothing.
- * Items that find a free slot run at once; the others wait in FIFO order and
- * are started by sim_sched_finish of an earlier item, which signals the
- * waiting request's eventfd. Finishing a waiting item cancels it, so a client
- * that disconnects frees its slot (or its place) at once.
+ * Items that find a free slot (and, for a LoRA adapter, a LoRA slot) run at
+ * once; the others wait and are started by sim_sched_finish of an earlier
+ * item, which signals the waiting request's eventfd. A freed slot goes to the
+ * first waiting item whose adapter is loaded (base-model items always
+ * qualify), else to the first whose adapter can be loaded, evicting an idle
+ * adapter when max-loras are loaded: FIFO apart from that LoRA skipping.
+ * Finishing a waiting item cancels it, so a client that disconnects frees its
+ * slot (or its place) at once.
  * Thread-safe: one mutex, held only for list and counter updates.
  */
 #ifndef PDSIM_SIM_SCHED_H
@@ -23,6 +28,7 @@ enum sim_item_state { SIM_ITEM_IDLE, SIM_ITEM_QUEUED, SIM_ITEM_RUNNING, SIM_ITEM
 struct sim_sched_item {
     struct sim_sched_item *prev, *next; /* waiting-queue links; owned by the scheduler */
     int evfd;                           /* signalled when the item starts */
+    const char *lora;                   /* adapter name (borrowed), NULL for the base model */
     _Atomic int state;                  /* enum sim_item_state */
     struct timespec queued_at, started_at;
 };
@@ -30,15 +36,19 @@ struct sim_sched_item {
 struct sim_sched;
 
 /* Caller frees with sim_sched_free. metrics (borrowed, may be NULL) gets the
- * running and waiting gauges and queue times. */
-struct sim_sched *sim_sched_new(long max_running, long max_waiting, struct sim_metrics *metrics);
+ * running and waiting gauges, queue times and the LoRA adapter lists. */
+struct sim_sched *sim_sched_new(long max_running, long max_waiting, long max_loras,
+                                struct sim_metrics *metrics);
 void sim_sched_free(struct sim_sched *s);
 
-/* Admit n items. *evfd is created (an eventfd) when an item has to wait and
- * it is still -1; the caller closes it. Returns the number of items that
- * must wait (0..n), -EAGAIN when the waiting queue cannot take them (nothing
- * was admitted), or -ESHUTDOWN after sim_sched_close. */
-int sim_sched_submit(struct sim_sched *s, struct sim_sched_item *const *items, size_t n, int *evfd);
+/* Admit n items for one model: lora is the adapter's name, or NULL for the
+ * base model; it is borrowed and must outlive the items. *evfd is created (an
+ * eventfd) when an item has to wait and it is still -1; the caller closes it.
+ * Returns the number of items that must wait (0..n), -EAGAIN when the waiting
+ * queue cannot take them (nothing was admitted), or -ESHUTDOWN after
+ * sim_sched_close. */
+int sim_sched_submit(struct sim_sched *s, struct sim_sched_item *const *items, size_t n,
+                     const char *lora, int *evfd);
 
 /* The item is done (RUNNING) or abandoned (QUEUED): free its slot or its
  * place; start waiting items in FIFO order. No-op for DONE or IDLE items. */

@@ -34,6 +34,30 @@ static int send_err(struct sim_server *s, struct mg_connection *c, int status, c
     return status;
 }
 
+struct models_ctx {
+    struct buf *b;
+    const struct sim_config *cfg;
+    long now;
+};
+
+/* One /v1/models entry per adapter: root is its path (or name), parent the
+ * displayed base model, as upstream. */
+static int model_entry_lora(void *arg, const char *name, const char *path)
+{
+    struct models_ctx *m = arg;
+    int rc = buf_puts(m->b, ",{\"id\":");
+    rc = rc ? rc : buf_json_str(m->b, name);
+    rc = rc ? rc
+            : buf_appendf(
+                  m->b,
+                  ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"vllm\",\"root\":", m->now);
+    rc = rc ? rc : buf_json_str(m->b, *path ? path : name);
+    rc = rc ? rc : buf_puts(m->b, ",\"parent\":");
+    rc = rc ? rc : buf_json_str(m->b, sim_config_display_name(m->cfg));
+    rc = rc ? rc : buf_appendf(m->b, ",\"max_model_len\":%ld}", m->cfg->max_model_len);
+    return rc;
+}
+
 static int handle_models(struct sim_server *s, struct mg_connection *c)
 {
     struct buf b;
@@ -53,6 +77,8 @@ static int handle_models(struct sim_server *s, struct mg_connection *c)
         rc = rc ? rc
                 : buf_appendf(&b, ",\"parent\":null,\"max_model_len\":%ld}", s->cfg->max_model_len);
     }
+    struct models_ctx mc = {&b, s->cfg, now};
+    rc = rc ? rc : sim_lora_each(s->loras, model_entry_lora, &mc);
     rc = rc ? rc : buf_puts(&b, "]}");
     send_json(s, c, 200, &b);
     buf_release(&b);
@@ -135,6 +161,47 @@ static bool is(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* POST /v1/load_lora_adapter {"lora_name","lora_path"} and
+ * /v1/unload_lora_adapter {"lora_name"}: 200 with an empty body, as upstream.
+ * Better than upstream: a malformed body or a name that is a served model is
+ * a 400, and unloading an unknown adapter is a 404 (vLLM's answer). */
+static int handle_lora(struct sim_server *s, struct mg_connection *c, bool load)
+{
+    struct buf body;
+    char err[512];
+    const char *param;
+    struct sim_lora_module m;
+    buf_init(&body, 1u << 20);
+    if (httpd_read_body(c, &body) < 0) {
+        buf_release(&body);
+        mg_disable_connection_keep_alive(c);
+        return send_err(s, c, 400, "Failed to read request body (at most 1 MB)");
+    }
+    int rc = sim_lora_parse_request(buf_str(&body), body.len, load, &m, err, sizeof(err), &param);
+    buf_release(&body);
+    if (rc < 0) {
+        httpd_send_error(c, 400, err, param, s->extra_headers);
+        return 400;
+    }
+    int status = 200;
+    if (load && sim_config_serves(s->cfg, m.name)) {
+        snprintf(err, sizeof(err), "The lora adapter '%s' has a served model name.", m.name);
+        httpd_send_error(c, status = 400, err, "lora_name", s->extra_headers);
+    } else if (load) {
+        sim_lora_put(s->loras, m.name, m.path);
+        log_info("lora adapter loaded", LOG_STR("name", m.name), LOG_STR("path", m.path));
+    } else if (sim_lora_remove(s->loras, m.name) < 0) {
+        snprintf(err, sizeof(err), "The lora adapter '%s' cannot be found.", m.name);
+        httpd_send_error(c, status = 404, err, "lora_name", s->extra_headers);
+    } else {
+        log_info("lora adapter unloaded", LOG_STR("name", m.name));
+    }
+    if (status == 200)
+        httpd_send(c, 200, "application/json", s->extra_headers, "", 0);
+    sim_lora_module_release(&m);
+    return status;
+}
+
 static int method_not_allowed(struct sim_server *s, struct mg_connection *c, const char *allow)
 {
     char hdr[512], msg[128];
@@ -155,6 +222,8 @@ static int route_post(struct sim_server *s, struct mg_connection *c, const char 
         api = SIM_API_COMPLETIONS;
     else if (is(path, "/tokenize"))
         return is(m, "POST") ? handle_tokenize(s, c) : method_not_allowed(s, c, "POST");
+    else if (is(path, "/v1/load_lora_adapter") || is(path, "/v1/unload_lora_adapter"))
+        return is(m, "POST") ? handle_lora(s, c, path[4] == 'l') : method_not_allowed(s, c, "POST");
     else
         return 0;
     if (!is(m, "POST"))
@@ -260,6 +329,19 @@ static int handle_sleep(struct sim_server *s, struct mg_connection *c, const cha
     return 200;
 }
 
+/* GET /query (Mooncake bootstrap emulation): every rank of this process. */
+static int handle_query(struct sim_server *s, struct mg_connection *c)
+{
+    char body[128 * SIM_DP_MAX];
+    size_t n = 0;
+    for (int i = 0; i < s->dp->nranks; i++)
+        n += (size_t)snprintf(body + n, sizeof(body) - n, "%s\"%d\":{\"engine_id\":\"%s\"}",
+                              i ? "," : "{", s->dp->first_rank + i, s->dp->engine_ids[i]);
+    n += (size_t)snprintf(body + n, sizeof(body) - n, "}");
+    httpd_send(c, 200, "application/json", s->extra_headers, body, n);
+    return 200;
+}
+
 static int route(struct sim_server *s, struct mg_connection *c, const char *m, const char *path,
                  char *reqid, size_t idlen)
 {
@@ -282,10 +364,7 @@ static int route(struct sim_server *s, struct mg_connection *c, const char *m, c
     if (is(path, "/query")) {
         if (!get)
             return method_not_allowed(s, c, "GET");
-        char body[128];
-        int n = snprintf(body, sizeof(body), "{\"0\":{\"engine_id\":\"%s\"}}", s->engine_id);
-        httpd_send(c, 200, "application/json", s->extra_headers, body, (size_t)n);
-        return 200;
+        return handle_query(s, c);
     }
     if (is(path, "/v1/models"))
         return get ? handle_models(s, c) : method_not_allowed(s, c, "GET");
@@ -359,20 +438,57 @@ static char *pd_host(const struct sim_config *cfg)
     return xstrdup("127.0.0.1");
 }
 
-struct sim_server *sim_server_start(const struct sim_config *cfg, char *err, size_t errlen)
+void sim_dp_init(struct sim_dp *dp, const struct sim_config *cfg)
 {
+    memset(dp, 0, sizeof(*dp));
+    dp->first_rank = cfg->data_parallel_rank >= 0 ? (int)cfg->data_parallel_rank : 0;
+    dp->nranks = cfg->data_parallel_rank >= 0 ? 1 : (int)cfg->data_parallel_size;
+    if (dp->nranks > SIM_DP_MAX)
+        dp->nranks = SIM_DP_MAX;
+    for (int i = 0; i < dp->nranks; i++)
+        sim_pd_new_engine_id(dp->engine_ids[i]);
+}
+
+/* This rank's adapters: --lora-modules (checked by sim_config_load). */
+static void load_lora_modules(struct sim_server *s)
+{
+    s->loras = sim_lora_new();
+    for (size_t i = 0; i < s->cfg->nlora_modules; i++) {
+        struct sim_lora_module m;
+        char why[256];
+        if (sim_lora_parse_module(s->cfg->lora_modules[i], s->cfg->model, &m, why, sizeof(why)) ==
+            0)
+            sim_lora_put(s->loras, m.name, m.path);
+        sim_lora_module_release(&m);
+    }
+}
+
+struct sim_server *sim_server_start(const struct sim_config *cfg, const struct sim_dp *dp,
+                                    int index, char *err, size_t errlen)
+{
+    long port = cfg->port > 0 ? cfg->port + index : 0;
+    if (port > 65535) {
+        snprintf(err, errlen, "rank %d: port %ld is out of range (--port + rank index)",
+                 dp->first_rank + index, port);
+        return NULL;
+    }
     struct sim_server *s = xcalloc(1, sizeof(*s));
     s->cfg = cfg;
+    s->dp = dp;
+    s->rank = dp->first_rank + index;
     s->abortfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct sim_runtime *rt = xcalloc(1, sizeof(*rt));
     rt->cfg = *cfg;
     sim_lat_from_config(&rt->lat, &rt->cfg);
     atomic_store(&s->rt, rt);
     pthread_mutex_init(&s->admin_mu, NULL);
-    struct sim_metrics_opts mo = {sim_config_display_name(cfg), cfg->max_model_len, 1, 16, 1024};
+    struct sim_metrics_opts mo = {sim_config_display_name(cfg), cfg->max_model_len, cfg->max_loras,
+                                  16, 1024};
     s->metrics = sim_metrics_new(&mo);
-    s->sched = sim_sched_new(cfg->max_num_seqs, cfg->max_waiting_queue_length, s->metrics);
-    sim_pd_new_engine_id(s->engine_id);
+    s->sched =
+        sim_sched_new(cfg->max_num_seqs, cfg->max_waiting_queue_length, cfg->max_loras, s->metrics);
+    load_lora_modules(s);
+    memcpy(s->engine_id, dp->engine_ids[index], sizeof(s->engine_id));
     s->pd_host = pd_host(cfg);
     s->extra_headers = xstrdup("");
     clock_gettime(CLOCK_MONOTONIC, &s->started);
@@ -390,7 +506,7 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, char *err, siz
         return NULL;
     }
     struct httpd_opts o = {.host = cfg->host,
-                           .port = (int)cfg->port,
+                           .port = (int)port,
                            .threads = (int)cfg->http_threads,
                            .keep_alive_ms = 60000,
                            .request_timeout_ms = 60000,
@@ -409,6 +525,7 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, char *err, siz
     }
     free(s->extra_headers);
     s->extra_headers = build_extra_headers(s->port);
+    rt->cfg.port = s->port; /* GET /admin/config shows this rank's port */
     return s;
 }
 
@@ -445,6 +562,7 @@ void sim_server_stop(struct sim_server *s)
     }
     sim_sched_free(s->sched);
     sim_metrics_free(s->metrics);
+    sim_lora_free(s->loras);
     for (struct sim_runtime *rt = atomic_load(&s->rt), *prev; rt; rt = prev) {
         prev = rt->prev;
         free(rt);

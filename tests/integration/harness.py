@@ -288,20 +288,29 @@ class Upstream:
 
 
 def free_port_pair():
-    """A port p with p and p+1 both free on loopback (for data-parallel ranks)."""
+    """A port p with p and p+1 both free on loopback."""
+    return free_port_run(2)
+
+
+def free_port_run(n):
+    """A port p with p..p+n-1 all free on loopback (for data-parallel ranks)."""
     for _ in range(100):
         p = free_port()
-        if p >= 65535:
+        if p + n - 1 > 65535:
             continue
-        s = socket.socket()
+        socks = []
         try:
-            s.bind(("127.0.0.1", p + 1))
+            for k in range(1, n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p + k))
             return p
         except OSError:
             pass
         finally:
-            s.close()
-    raise RuntimeError("no two consecutive free ports")
+            for s in socks:
+                s.close()
+    raise RuntimeError("no %d consecutive free ports" % n)
 
 
 def free_port():

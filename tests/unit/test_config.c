@@ -122,7 +122,18 @@ static void test_errors(void **state)
         {"--time-factor-under-load", "0.5", "--time-factor-under-load must be >= 1.0"},
         {"--latency-calculator", "fast", "is not a latency calculator"},
         {"--max-request-body-size-mb", "600", "out of range"},
-        {"--data-parallel-size", "2", "flag --data-parallel-size: 2 is out of range"},
+        {"--data-parallel-size", "9", "flag --data-parallel-size: 9 is out of range"},
+        {"--data-parallel-rank", "8", "flag --data-parallel-rank: 8 is out of range"},
+        {"--max-loras", "0", "flag --max-loras: 0 is out of range"},
+        {"--max-cpu-loras", "0", "flag --max-cpu-loras: 0 is out of range"},
+        {"--lora-modules", "{\"path\":\"/p\"}",
+         "--lora-modules value 1 (\"{\"path\":\"/p\"}\"): \"name\" is required"},
+        {"--lora-modules", "{\"name\":\"a\",\"base_model_name\":\"other\"}",
+         "base_model_name \"other\" is not the base model \"m\""},
+        {"--lora-modules", "{\"name\":\"a\"", "--lora-modules value 1"},
+        {"--lora-modules", "justaname", "or name=path"},
+        {"--lora-modules", "m=/p", "adapter \"m\" has a served model name"},
+        {"--lora-modules", "a,b=/p", "has a comma"},
         {"stray", "x", "unexpected argument \"stray\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -155,7 +166,7 @@ static void test_yaml_errors(void **state)
         {"model: m\nport: [1, 2]\n", "line 2: key \"port\": expected one value"},
         {"model: m\nmode: 3\n", "line 2: key \"mode\": \"3\" is not a mode"},
         {"model: m\n  x: : y\n", "line 2"},
-        {"model: m\nlora-modules: []\n", "not supported"},
+        {"model: m\nenable-kvcache: true\n", "not supported"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct sim_config c;
@@ -178,6 +189,43 @@ static void test_yaml_errors(void **state)
 /* Booleans (alone, =V, or a following true/false), --no- forms, failure type
  * lists (stopping at the next flag, comma-separated, from YAML), and the
  * runtime update used by /admin/config. */
+static void test_loras_and_ranks(void **state)
+{
+    (void)state;
+    struct sim_config c;
+    char err[256] = "";
+    assert_int_equal(load(&c, err, "--model", "m", "--lora-modules",
+                          "{\"name\":\"a\",\"path\":\"/p\",\"base_model_name\":\"m\"}", "b=/q",
+                          "--max-loras", "2", "--data-parallel-size", "3", NULL),
+                     SIM_CONFIG_OK);
+    assert_int_equal(c.nlora_modules, 2);
+    assert_string_equal(c.lora_modules[1], "b=/q");
+    assert_true(c.max_loras == 2 && c.max_cpu_loras == 2); /* max-cpu-loras follows */
+    assert_true(c.data_parallel_size == 3 && c.data_parallel_rank == -1);
+    sim_config_release(&c);
+    assert_int_equal(
+        load(&c, err, "--model", "m", "--max-loras", "3", "--max-cpu-loras", "2", NULL),
+        SIM_CONFIG_ERROR);
+    assert_non_null(strstr(err, "--max-cpu-loras (2) must be >= --max-loras (3)"));
+    sim_config_release(&c);
+    char *bad = write_yaml("model: m\nlora-modules: ['{\"name\": 3}']\n");
+    assert_int_equal(load(&c, err, "--config", bad, NULL), SIM_CONFIG_ERROR);
+    unlink(bad);
+    assert_non_null(
+        strstr(err, "--lora-modules value 1 (\"{\"name\": 3}\"): field 'name' must be a string"));
+    sim_config_release(&c);
+    char *yaml = write_yaml("model: m\nlora-modules:\n  - '{\"name\": \"y1\", \"path\": \"/y\"}'\n"
+                            "data-parallel-rank: 2\n");
+    assert_int_equal(load(&c, err, "--config", yaml, "--lora-modules", "z=/z", NULL),
+                     SIM_CONFIG_OK);
+    unlink(yaml);
+    /* a CLI list replaces the YAML list, as upstream */
+    assert_int_equal(c.nlora_modules, 1);
+    assert_string_equal(c.lora_modules[0], "z=/z");
+    assert_int_equal(c.data_parallel_rank, 2);
+    sim_config_release(&c);
+}
+
 static void test_bools_lists_and_runtime(void **state)
 {
     (void)state;
@@ -270,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_loras_and_ranks),
         cmocka_unit_test(test_bools_lists_and_runtime),
         cmocka_unit_test(test_help),
     };
