@@ -45,7 +45,8 @@ struct flagdef {
     const char *help;
 };
 
-#define OFF(f) offsetof(struct sim_config, f)
+#define OFF(f)         offsetof(struct sim_config, f)
+#define TOOL_INT_LIMIT (1L << 53) /* integers JSON readers keep exactly */
 
 static const struct flagdef flags[] = {
     {"config", F_CONFIG, OFF(config_path), 0, 0, "", "YAML file whose keys are these flag names"},
@@ -111,6 +112,26 @@ static const struct flagdef flags[] = {
     {"ssl-keyfile", F_STR, OFF(ssl_keyfile), 0, 0, "", "its PEM private key"},
     {"self-signed-certs", F_BOOL, OFF(self_signed_certs), 0, 0, "false",
      "serve HTTPS with a self-signed certificate for localhost/127.0.0.1 made at start"},
+    {"max-tool-call-integer-param", F_INT, OFF(max_tool_int), -TOOL_INT_LIMIT, TOOL_INT_LIMIT,
+     "100", "largest integer in generated tool-call arguments (unless the schema sets maximum)"},
+    {"min-tool-call-integer-param", F_INT, OFF(min_tool_int), -TOOL_INT_LIMIT, TOOL_INT_LIMIT, "0",
+     "smallest integer in generated tool-call arguments (unless the schema sets minimum)"},
+    {"max-tool-call-number-param", F_FLOAT, OFF(max_tool_num), 0, 0, "100",
+     "largest number in generated tool-call arguments (unless the schema sets maximum)"},
+    {"min-tool-call-number-param", F_FLOAT, OFF(min_tool_num), 0, 0, "0",
+     "smallest number in generated tool-call arguments (unless the schema sets minimum)"},
+    {"max-tool-call-array-param-length", F_INT, OFF(max_tool_arr), 0, 1024, "5",
+     "longest generated array argument (unless the schema sets maxItems)"},
+    {"min-tool-call-array-param-length", F_INT, OFF(min_tool_arr), 0, 1024, "1",
+     "shortest generated array argument (unless the schema sets minItems)"},
+    {"tool-call-not-required-param-probability", F_INT, OFF(tool_not_required_pct), 0, 100, "50",
+     "percent chance that an optional tool-call parameter is generated"},
+    {"object-tool-call-not-required-field-probability", F_INT, OFF(object_not_required_pct), 0, 100,
+     "50", "percent chance that an optional field of a nested object argument is generated"},
+    {"tool-call-extra-call-probability", F_INT, OFF(tool_extra_call_pct), 0, 100, "45",
+     "percent chance of one more tool call, rolled again until it fails or every tool is called"},
+    {"skip-tool-validation", F_BOOL, OFF(skip_tool_validation), 0, 0, "false",
+     "accept any JSON schema in tools (no keyword whitelist check)"},
     {"no-enable-sleep-mode", F_NOBOOL, OFF(sleep_mode), 0, 0, "",
      "the opposite of --enable-sleep-mode"},
     {"http-threads", F_INT, OFF(http_threads), 16, 65536, "2048",
@@ -155,16 +176,6 @@ static const char *const unsupported[] = {"enable-kvcache",
                                           "time-to-generate-image-std-dev",
                                           "mm-encoder-only",
                                           "no-mm-encoder-only",
-                                          "max-tool-call-integer-param",
-                                          "min-tool-call-integer-param",
-                                          "max-tool-call-number-param",
-                                          "min-tool-call-number-param",
-                                          "max-tool-call-array-param-length",
-                                          "min-tool-call-array-param-length",
-                                          "tool-call-not-required-param-probability",
-                                          "object-tool-call-not-required-field-probability",
-                                          "tool-call-extra-call-probability",
-                                          "skip-tool-validation",
                                           "mm-processor-kwargs",
                                           "ec-transfer-config",
                                           NULL};
@@ -207,6 +218,13 @@ static void set_defaults(struct sim_config *c)
     c->v = 2;
     c->failure_types = (1u << SIM_FAIL_N) - 1;
     c->http_threads = 2048;
+    c->max_tool_int = 100;
+    c->max_tool_num = 100;
+    c->max_tool_arr = 5;
+    c->min_tool_arr = 1;
+    c->tool_not_required_pct = 50;
+    c->object_not_required_pct = 50;
+    c->tool_extra_call_pct = 45;
     c->shutdown_timeout = 30000000000LL;
 }
 
@@ -603,6 +621,18 @@ static int validate_loras(const struct sim_config *c, char *err, size_t errlen)
     return 0;
 }
 
+static int check_tool_ranges(const struct sim_config *c, char *err, size_t errlen)
+{
+    const char *what = c->min_tool_int > c->max_tool_int       ? "integer-param"
+                       : !(c->min_tool_num <= c->max_tool_num) ? "number-param"
+                       : c->min_tool_arr > c->max_tool_arr     ? "array-param-length"
+                                                               : NULL;
+    if (!what)
+        return 0;
+    snprintf(err, errlen, "--min-tool-call-%s must be at most --max-tool-call-%s", what, what);
+    return -EINVAL;
+}
+
 static int validate(struct sim_config *c, char *err, size_t errlen)
 {
     if (!c->model || !c->model[0]) {
@@ -616,6 +646,8 @@ static int validate(struct sim_config *c, char *err, size_t errlen)
     if (check_sd("time-to-first-token", c->ttft, c->ttft_sd, err, errlen) < 0 ||
         check_sd("inter-token-latency", c->itl, c->itl_sd, err, errlen) < 0 ||
         check_sd("kv-cache-transfer-latency", c->kv_latency, c->kv_latency_sd, err, errlen) < 0)
+        return -EINVAL;
+    if (check_tool_ranges(c, err, errlen) < 0)
         return -EINVAL;
     bool crt = c->ssl_certfile && *c->ssl_certfile, key = c->ssl_keyfile && *c->ssl_keyfile;
     if (crt != key) {

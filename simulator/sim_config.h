@@ -64,6 +64,14 @@ struct sim_config {
     char *ssl_certfile, *ssl_keyfile; /* HTTPS with these PEM files (both or neither) */
     long self_signed_certs;           /* HTTPS with a certificate made at start */
     char *config_path;
+    /* tool calls (upstream's names) */
+    long max_tool_int, min_tool_int;
+    double max_tool_num, min_tool_num;
+    long max_tool_arr, min_tool_arr;
+    long tool_not_required_pct;   /* --tool-call-not-required-param-probability */
+    long object_not_required_pct; /* --object-tool-call-not-required-field-probability */
+    long tool_extra_call_pct;     /* --tool-call-extra-call-probability */
+    long skip_tool_validation;    /* a bool */
     /* pdsim extensions */
     long http_threads;
     int64_t shutdown_timeout;

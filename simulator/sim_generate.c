@@ -16,6 +16,8 @@
 #include "simulator/sim_pd.h"
 #include "simulator/sim_response.h"
 #include "simulator/sim_textgen.h"
+#include "simulator/sim_toolgen.h"
+#include "simulator/sim_tools.h"
 
 #include <civetweb.h>
 #include <errno.h>
@@ -30,6 +32,9 @@ struct gen_choice {
     long index;
     const struct sim_prompt *prompt;
     struct sim_gen gen;
+    struct sim_tool_calls calls; /* chat tool calls; n == 0: the text in gen */
+    size_t ntok;                 /* tokens to send: gen's, or every call's argument tokens */
+    size_t call, call_tok;       /* the next argument token to send: call and token in it */
     size_t emitted;
     bool started, done;
     struct timespec next, first_at;
@@ -39,6 +44,7 @@ struct gen_req {
     struct sim_server *s;
     struct mg_connection *c;
     struct sim_request req;
+    struct sim_tools tools; /* chat: the checked tools and tool_choice */
     struct sim_resp_ctx rctx;
     char reqid[136]; /* the request id: a UUID from the seed, or the client's X-Request-Id */
     char id[160];    /* the response id: "chatcmpl-" or "cmpl-" + reqid, as upstream */
@@ -188,10 +194,32 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
     return 0;
 }
 
-/* Text for every choice, decided up front so the timed loop only sends. */
+static void text_choice(struct gen_req *g, struct gen_choice *c)
+{
+    const struct sim_config *cfg = g->s->cfg;
+    if (cfg->mode == SIM_MODE_ECHO) {
+        sim_textgen_echo(c->prompt->echo, c->prompt->echo_len, g->req.max_tokens, &c->gen);
+    } else {
+        bool is_max = false;
+        long len = sim_textgen_random_length(&g->rng, g->req.max_tokens, g->req.ignore_eos,
+                                             cfg->max_model_len, c->prompt->ntokens, &is_max);
+        sim_textgen_random(&g->rng, len, &c->gen);
+        c->gen.finish = is_max ? SIM_FINISH_LENGTH : SIM_FINISH_STOP;
+    }
+    c->ntok = c->gen.toks.n;
+}
+
+/* Tool calls (chat, when tool_choice allows and the draw makes some), or text,
+ * for every choice, decided up front so the timed loop only sends. As
+ * upstream, tools apply in echo mode too and max_tokens does not cut them. */
 static void prepare_choices(struct gen_req *g)
 {
     const struct sim_config *cfg = g->s->cfg;
+    const struct sim_toolgen_cfg tcfg = {cfg->min_tool_int,          cfg->max_tool_int,
+                                         cfg->min_tool_num,          cfg->max_tool_num,
+                                         cfg->min_tool_arr,          cfg->max_tool_arr,
+                                         cfg->tool_not_required_pct, cfg->object_not_required_pct,
+                                         cfg->tool_extra_call_pct};
     g->nch = g->req.nprompts * (size_t)g->req.n;
     g->ch = xcalloc(g->nch, sizeof(*g->ch));
     for (size_t p = 0, k = 0; p < g->req.nprompts; p++) {
@@ -200,24 +228,56 @@ static void prepare_choices(struct gen_req *g)
             c->index = (long)k;
             c->prompt = &g->req.prompts[p];
             sim_gen_init(&c->gen);
-            if (cfg->mode == SIM_MODE_ECHO) {
-                sim_textgen_echo(c->prompt->echo, c->prompt->echo_len, g->req.max_tokens, &c->gen);
-            } else {
-                bool is_max = false;
-                long len =
-                    sim_textgen_random_length(&g->rng, g->req.max_tokens, g->req.ignore_eos,
-                                              cfg->max_model_len, c->prompt->ntokens, &is_max);
-                sim_textgen_random(&g->rng, len, &c->gen);
-                c->gen.finish = is_max ? SIM_FINISH_LENGTH : SIM_FINISH_STOP;
-            }
+            sim_toolgen_calls(&g->tools, &tcfg, &g->rng, &c->calls);
+            for (size_t i = 0; i < c->calls.n; i++)
+                c->ntok += c->calls.v[i].toks.n;
+            if (c->calls.n)
+                c->gen.finish = SIM_FINISH_TOOL_CALLS;
+            else
+                text_choice(g, c);
             if (g->req.do_remote_decode)
                 c->gen.finish = SIM_FINISH_REMOTE_DECODE;
         }
     }
 }
 
+/* Completion tokens of a choice: its text tokens, or upstream's count for tool calls. */
+static long choice_tokens(const struct gen_choice *c)
+{
+    return c->calls.n ? sim_tool_calls_tokens(&c->calls) : (long)c->gen.toks.n;
+}
+
+/* The next argument token of the tool calls; the finish reason rides on the
+ * last token of each call, as upstream. */
+static void emit_tool_token(struct gen_req *g, struct gen_choice *c)
+{
+    const struct sim_tool_call *tc = &c->calls.v[c->call];
+    const struct sim_tok *t = &tc->toks.v[c->call_tok];
+    bool last = c->call_tok + 1 >= tc->toks.n;
+    if (g->req.stream) {
+        int rc = 0;
+        if (c->emitted == 0)
+            rc = sim_resp_sse_role(&g->out, &g->rctx, c->index);
+        rc = rc ? rc
+                : sim_resp_sse_tool(&g->out, &g->rctx, c->index, (long)c->call, tc->id,
+                                    c->call_tok == 0 ? tc->name : NULL, tc->args + t->off, t->len,
+                                    last);
+        (void)rc; /* the out buffer has no cap */
+    }
+    c->call_tok++;
+    if (last) {
+        c->call++;
+        c->call_tok = 0;
+    }
+    c->emitted++;
+}
+
 static void emit_token(struct gen_req *g, struct gen_choice *c)
 {
+    if (c->calls.n) {
+        emit_tool_token(g, c);
+        return;
+    }
     const struct sim_tok *t = &c->gen.toks.v[c->emitted];
     if (g->req.stream) {
         int rc = 0;
@@ -239,7 +299,7 @@ static void finish_choice(struct gen_req *g, struct gen_choice *c, const struct 
 {
     struct sim_server *s = g->s;
     c->done = true;
-    if (g->req.stream) {
+    if (g->req.stream && !c->calls.n) {
         int rc = sim_resp_sse_finish(&g->out, &g->rctx, c->index, c->gen.finish);
         (void)rc; /* the out buffer has no cap */
     }
@@ -249,7 +309,7 @@ static void finish_choice(struct gen_req *g, struct gen_choice *c, const struct 
         .prefill = ts_sec(&c->item.started_at, &c->first_at),
         .decode = ts_sec(&c->first_at, now),
         .prompt_tokens = c->prompt->ntokens,
-        .gen_tokens = (long)c->gen.toks.n,
+        .gen_tokens = choice_tokens(c),
         .max_tokens_param = g->req.max_tokens,
         .finish = c->gen.finish,
     };
@@ -277,9 +337,9 @@ static void advance(struct gen_req *g, struct gen_choice *c, const struct timesp
     while (!c->done && ts_le(&c->next, now)) {
         if (c->emitted == 0)
             c->first_at = c->next;
-        if (c->emitted < c->gen.toks.n)
+        if (c->emitted < c->ntok)
             emit_token(g, c);
-        if (c->emitted >= c->gen.toks.n) {
+        if (c->emitted >= c->ntok) {
             finish_choice(g, c, now);
             break;
         }
@@ -348,7 +408,7 @@ static void usage_of(const struct gen_req *g, struct sim_resp_usage *u)
     for (size_t p = 0; p < g->req.nprompts; p++)
         u->prompt += g->req.prompts[p].ntokens;
     for (size_t i = 0; i < g->nch; i++)
-        u->completion += (long)g->ch[i].gen.toks.n;
+        u->completion += choice_tokens(&g->ch[i]);
 }
 
 static int respond_full(struct gen_req *g)
@@ -358,14 +418,19 @@ static int respond_full(struct gen_req *g)
     struct buf body;
     buf_init(&body, BUF_NOCAP);
     buf_reserve(&body, 512);
-    for (size_t i = 0; i < g->nch; i++)
-        rc[i] = (struct sim_resp_choice){g->ch[i].index,
-                                         g->ch[i].gen.text,
-                                         g->ch[i].gen.text_len,
-                                         g->ch[i].gen.finish,
-                                         g->ch[i].gen.toks.v,
-                                         g->ch[i].gen.toks.n,
-                                         g->req.logprobs ? g->req.top_logprobs : -1};
+    for (size_t i = 0; i < g->nch; i++) {
+        const struct gen_choice *c = &g->ch[i];
+        rc[i] = (struct sim_resp_choice){
+            .index = c->index,
+            .text = c->gen.text,
+            .len = c->gen.text_len,
+            .finish = c->gen.finish,
+            .toks = c->gen.toks.v,
+            .ntoks = c->gen.toks.n,
+            .top = g->req.logprobs && !c->calls.n ? g->req.top_logprobs : -1, /* none for tools */
+            .calls = &c->calls,
+        };
+    }
     usage_of(g, &u);
     int err = sim_resp_full(&body, &g->rctx, rc, g->nch, &u, g->kv_params);
     if (err == 0)
@@ -426,8 +491,10 @@ static int respond_cache_threshold(struct gen_req *g)
     } else {
         struct sim_resp_choice *ch = xcalloc(g->nch, sizeof(*ch));
         for (size_t i = 0; i < g->nch; i++)
-            ch[i] = (struct sim_resp_choice){g->ch[i].index, "", 0, SIM_FINISH_CACHE_THRESHOLD,
-                                             NULL,           0,  -1};
+            ch[i] = (struct sim_resp_choice){.index = g->ch[i].index,
+                                             .text = "",
+                                             .finish = SIM_FINISH_CACHE_THRESHOLD,
+                                             .top = -1};
         rc = sim_resp_full(&b, &g->rctx, ch, g->nch, &u, NULL);
         free(ch);
         if (rc == 0)
@@ -452,7 +519,11 @@ static int check_request(struct gen_req *g, char *err, size_t errlen, const char
         g->lora = g->req.model;
     }
     *param = NULL;
-    int rc = sim_request_validate(&g->req, err, errlen, param);
+    int rc = 0;
+    if (g->req.api == SIM_API_CHAT) /* tool schemas first, as upstream */
+        rc = sim_tools_check(g->req.tools, g->req.tool_choice, cfg->skip_tool_validation, &g->tools,
+                             err, errlen, param);
+    rc = rc ? rc : sim_request_validate(&g->req, err, errlen, param);
     return rc ? rc : sim_request_check_context(&g->req, cfg->max_model_len, err, errlen);
 }
 
@@ -479,8 +550,10 @@ static int admit(struct gen_req *g, char *err, size_t errlen)
 
 static void gen_release(struct gen_req *g)
 {
-    for (size_t i = 0; i < g->nch; i++)
+    for (size_t i = 0; i < g->nch; i++) {
         sim_gen_release(&g->ch[i].gen);
+        sim_tool_calls_release(&g->ch[i].calls);
+    }
     free(g->ch);
     free(g->kv_params);
     buf_release(&g->out);

@@ -133,6 +133,17 @@ static int parse_chat(struct sim_request *req, char *err, size_t errlen, const c
         *param = "messages";
         return 400;
     }
+    if (json_opt_array(req->root, "tools", &req->tools, err, errlen) < 0) {
+        *param = "tools";
+        return 400;
+    }
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(req->root, "tool_choice");
+    if (tc && !cJSON_IsNull(tc) && !cJSON_IsString(tc) && !cJSON_IsObject(tc)) {
+        snprintf(err, errlen, "field 'tool_choice' must be a string or an object");
+        *param = "tool_choice";
+        return 400;
+    }
+    req->tool_choice = cJSON_IsNull(tc) ? NULL : tc;
     return 0;
 }
 

@@ -39,6 +39,8 @@ struct sim_request {
     bool max_given;    /* max_tokens or max_completion_tokens was given */
     bool do_remote_decode;
     bool do_remote_prefill;
+    const cJSON *tools;         /* chat: the `tools` array, or NULL (checked by sim_tools_check) */
+    const cJSON *tool_choice;   /* chat: a string or an object, or NULL */
     struct sim_prompt *prompts; /* owned; chat has exactly one */
     size_t nprompts;
 };

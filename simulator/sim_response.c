@@ -201,6 +201,31 @@ int sim_resp_sse_token_lp(struct buf *b, const struct sim_resp_ctx *c, long inde
     return rc ? rc : buf_puts(b, "}]}\n\n");
 }
 
+/* {"function":{"name":N,"arguments":A},"id":ID,"type":"function","index":K}, upstream's
+ * order; name NULL writes null. */
+static int tool_call_obj(struct buf *b, long k, const char *id, const char *name, const char *args,
+                         size_t len)
+{
+    int rc = buf_puts(b, "{\"function\":{\"name\":");
+    rc = rc ? rc : name ? buf_json_str(b, name) : buf_puts(b, "null");
+    rc = rc ? rc : buf_puts(b, ",\"arguments\":");
+    rc = rc ? rc : buf_json_strn(b, args, len);
+    rc = rc ? rc : buf_puts(b, "},\"id\":");
+    rc = rc ? rc : buf_json_str(b, id);
+    rc = rc ? rc : buf_puts(b, ",\"type\":\"function\",\"index\":");
+    rc = rc ? rc : buf_put_long(b, k);
+    return rc ? rc : buf_putc(b, '}');
+}
+
+int sim_resp_sse_tool(struct buf *b, const struct sim_resp_ctx *c, long index, long k,
+                      const char *id, const char *name, const char *tok, size_t len, bool last)
+{
+    int rc = chunk_open(b, c, index, last ? "\"tool_calls\"" : "null");
+    rc = rc ? rc : buf_puts(b, ",\"delta\":{\"tool_calls\":[");
+    rc = rc ? rc : tool_call_obj(b, k, id, name, tok, len);
+    return rc ? rc : buf_puts(b, "]}}]}\n\n");
+}
+
 int sim_resp_sse_finish(struct buf *b, const struct sim_resp_ctx *c, long index, enum sim_finish f)
 {
     char fr[40];
@@ -242,7 +267,15 @@ static int full_choice(struct buf *b, const struct sim_resp_ctx *c,
     rc = rc ? rc : buf_puts(b, "\",");
     if (c->api == SIM_API_CHAT) {
         rc = rc ? rc : buf_puts(b, "\"message\":{\"role\":\"assistant\"");
-        if (ch->len) {
+        if (ch->calls && ch->calls->n) {
+            rc = rc ? rc : buf_puts(b, ",\"tool_calls\":[");
+            for (size_t k = 0; k < ch->calls->n && rc == 0; k++) {
+                const struct sim_tool_call *tc = &ch->calls->v[k];
+                rc = k ? buf_putc(b, ',') : 0;
+                rc = rc ? rc : tool_call_obj(b, (long)k, tc->id, tc->name, tc->args, tc->args_len);
+            }
+            rc = rc ? rc : buf_putc(b, ']');
+        } else if (ch->len) {
             rc = rc ? rc : buf_puts(b, ",\"content\":");
             rc = rc ? rc : buf_json_strn(b, ch->text, ch->len);
         }

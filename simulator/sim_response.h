@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "simulator/sim_request.h"
 #include "simulator/sim_textgen.h"
+#include "simulator/sim_toolgen.h"
 
 struct sim_resp_ctx {
     enum sim_api api;
@@ -27,6 +28,8 @@ struct sim_resp_choice {
     const struct sim_tok *toks; /* the tokens of text, for logprobs (NULL: none) */
     size_t ntoks;
     long top; /* logprobs: alternatives per token (the token itself first); -1: no logprobs */
+    const struct sim_tool_calls
+        *calls; /* chat: tool calls instead of text (NULL or n == 0: text) */
 };
 
 struct sim_resp_usage {
@@ -46,6 +49,11 @@ int sim_resp_sse_token_lp(struct buf *b, const struct sim_resp_ctx *c, long inde
                           size_t len, long pos, long top);
 /* Upstream's synthetic logprob: -1 - 0.1 (pos mod 3) - 0.5 alt. */
 double sim_resp_logprob(long pos, long alt);
+/* One argument token of tool call k (chat): "data: {...delta:{"tool_calls":[{"function":
+ * {"name":name or null,"arguments":tok},"id":id,"type":"function","index":k}]}}\n\n",
+ * with finish_reason "tool_calls" when last (the call's last token), else null. */
+int sim_resp_sse_tool(struct buf *b, const struct sim_resp_ctx *c, long index, long k,
+                      const char *id, const char *name, const char *tok, size_t len, bool last);
 /* "data: {...finish chunk...}\n\n". */
 int sim_resp_sse_finish(struct buf *b, const struct sim_resp_ctx *c, long index, enum sim_finish f);
 /* "data: {... "choices":[], usage ...}\n\n". */

@@ -90,3 +90,39 @@ test('errors surface as typed API errors', async () => {
     (e) => e instanceof OpenAI.BadRequestError && /should be positive/.test(e.message),
   );
 });
+
+const WEATHER = {
+  type: 'function',
+  function: {
+    name: 'get_weather', description: 'Weather in a city', strict: false,
+    parameters: {
+      type: 'object', required: ['city'],
+      properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['c', 'f'] } },
+    },
+  },
+};
+
+test('tool calls, both ways, with the client\'s stream helper', async () => {
+  const params = {
+    model: MODEL, messages: [{ role: 'user', content: 'Weather in Boston?' }], tools: [WEATHER],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+  };
+  const r = await client.chat.completions.create(params);
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  const [call] = r.choices[0].message.tool_calls;
+  assert.equal(call.function.name, 'get_weather');
+  assert.match(call.id, /^chatcmpl-tool-\d{10}$/);
+  assert.equal(typeof JSON.parse(call.function.arguments).city, 'string');
+  // the client's own accumulator rebuilds the calls from the chunks
+  const stream = client.beta.chat.completions.stream({ ...params, stream: true });
+  const done = await stream.finalChatCompletion();
+  const [sc] = done.choices[0].message.tool_calls;
+  assert.equal(done.choices[0].finish_reason, 'tool_calls');
+  assert.equal(sc.function.name, 'get_weather');
+  assert.match(sc.id, /^chatcmpl-tool-\d{10}$/);
+  assert.equal(typeof JSON.parse(sc.function.arguments).city, 'string');
+  await assert.rejects(
+    client.chat.completions.create({ ...params, tool_choice: { type: 'function', function: { name: 'x' } } }),
+    (e) => e instanceof OpenAI.BadRequestError && /not in tools/.test(e.message),
+  );
+});

@@ -104,6 +104,36 @@ static void test_precedence(void **state)
     remove(path);
 }
 
+static void test_tool_flags(void **state)
+{
+    (void)state;
+    struct sim_config c;
+    char err[256] = "";
+    assert_int_equal(load(&c, err, "--model", "m", NULL), SIM_CONFIG_OK);
+    assert_int_equal(c.max_tool_int, 100);
+    assert_int_equal(c.min_tool_int, 0);
+    assert_true(c.max_tool_num == 100 && c.min_tool_num == 0);
+    assert_int_equal(c.max_tool_arr, 5);
+    assert_int_equal(c.min_tool_arr, 1);
+    assert_int_equal(c.tool_not_required_pct, 50);
+    assert_int_equal(c.object_not_required_pct, 50);
+    assert_int_equal(c.tool_extra_call_pct, 45);
+    assert_false(c.skip_tool_validation);
+    sim_config_release(&c);
+    char *path = write_yaml("min-tool-call-integer-param: -5\nmax-tool-call-number-param: 2.5\n"
+                            "skip-tool-validation: true\ntool-call-extra-call-probability: 0\n");
+    assert_int_equal(load(&c, err, "--model", "m", "--config", path,
+                          "--object-tool-call-not-required-field-probability=100", NULL),
+                     SIM_CONFIG_OK);
+    unlink(path);
+    assert_int_equal(c.min_tool_int, -5);
+    assert_true(c.max_tool_num == 2.5);
+    assert_true(c.skip_tool_validation);
+    assert_int_equal(c.tool_extra_call_pct, 0);
+    assert_int_equal(c.object_not_required_pct, 100);
+    sim_config_release(&c);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -135,6 +165,18 @@ static void test_errors(void **state)
         {"--lora-modules", "m=/p", "adapter \"m\" has a served model name"},
         {"--lora-modules", "a,b=/p", "has a comma"},
         {"stray", "x", "unexpected argument \"stray\""},
+        {"--tool-call-extra-call-probability", "101",
+         "flag --tool-call-extra-call-probability: "
+         "101 is out of range [0, 100]"},
+        {"--tool-call-not-required-param-probability", "-1", "out of range [0, 100]"},
+        {"--object-tool-call-not-required-field-probability", "x", "is not an integer"},
+        {"--min-tool-call-integer-param", "101",
+         "--min-tool-call-integer-param must be at most --max-tool-call-integer-param"},
+        {"--max-tool-call-number-param", "-1",
+         "--min-tool-call-number-param must be at most --max-tool-call-number-param"},
+        {"--min-tool-call-array-param-length", "6", "--min-tool-call-array-param-length must be"},
+        {"--max-tool-call-array-param-length", "-1", "out of range [0, 1024]"},
+        {"--skip-tool-validation", "maybe", "unexpected argument \"maybe\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct sim_config c;
@@ -317,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_served_list),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_tool_flags),
         cmocka_unit_test(test_yaml_errors),
         cmocka_unit_test(test_loras_and_ranks),
         cmocka_unit_test(test_bools_lists_and_runtime),

@@ -127,7 +127,7 @@ static void test_response_shapes(void **state)
     (void)state;
     struct sim_resp_ctx c = {SIM_API_CHAT, "chatcmpl-1", "m\"x", 100};
     struct sim_resp_usage u = {10, 2, 0, false};
-    struct sim_resp_choice ch = {0, "hi\n", 3, SIM_FINISH_STOP, NULL, 0, -1};
+    struct sim_resp_choice ch = {0, "hi\n", 3, SIM_FINISH_STOP, NULL, 0, -1, NULL};
     struct buf b;
     buf_init(&b, BUF_NOCAP);
     assert_int_equal(sim_resp_full(&b, &c, &ch, 1, &u, NULL), 0);
@@ -139,7 +139,7 @@ static void test_response_shapes(void **state)
                      "\"role\":\"assistant\",\"content\":\"hi\\n\"}}]}");
     buf_reset(&b);
     struct sim_resp_usage none = {10, 0, 0, true}; /* a cache_threshold answer */
-    struct sim_resp_choice empty = {0, "", 0, SIM_FINISH_CACHE_THRESHOLD, NULL, 0, -1};
+    struct sim_resp_choice empty = {0, "", 0, SIM_FINISH_CACHE_THRESHOLD, NULL, 0, -1, NULL};
     assert_int_equal(sim_resp_full(&b, &c, &empty, 1, &none, NULL), 0);
     assert_non_null(strstr(buf_str(&b), "\"total_tokens\":10,\"prompt_tokens_details\":null}"));
     assert_non_null(strstr(buf_str(&b), "\"finish_reason\":\"cache_threshold\",\"message\":{"
@@ -160,6 +160,67 @@ static void test_response_shapes(void **state)
     buf_reset(&b);
     assert_int_equal(sim_resp_sse_role(&b, &c, 0), 0);
     assert_int_equal(b.len, 0); /* completions have no role chunk */
+    buf_release(&b);
+}
+
+static void test_tool_messages(void **state)
+{
+    (void)state;
+    struct sim_request r;
+    char err[256] = "";
+    const char *param;
+    const char *body =
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"weather?\"},{\"role\":"
+        "\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+        "\"function\":{\"name\":\"get\",\"arguments\":\"{\\\"city\\\":\\\"Boston\\\"}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"sunny\"}],\"tools\":[],"
+        "\"tool_choice\":\"auto\"}";
+    assert_int_equal(parse(SIM_API_CHAT, body, &r, err, &param), 0);
+    assert_string_equal(r.prompts[0].text, "### user: weather?\n### assistant: "
+                                           "[get({\"city\":\"Boston\"})]\n### tool(c1): sunny\n");
+    assert_non_null(r.tools);
+    assert_string_equal(r.tool_choice->valuestring, "auto");
+    sim_request_release(&r);
+    assert_int_equal(
+        parse(SIM_API_CHAT, "{\"messages\":[{\"role\":\"user\"}],\"tools\":3}", &r, err, &param),
+        400);
+    assert_string_equal(param, "tools");
+    sim_request_release(&r);
+    assert_int_equal(parse(SIM_API_CHAT, "{\"messages\":[{\"role\":\"user\"}],\"tool_choice\":[]}",
+                           &r, err, &param),
+                     400);
+    assert_string_equal(param, "tool_choice");
+    sim_request_release(&r);
+}
+
+static void test_tool_call_shapes(void **state)
+{
+    (void)state;
+    struct sim_resp_ctx c = {SIM_API_CHAT, "chatcmpl-1", "m", 100};
+    struct sim_resp_usage u = {10, 8, 0, false};
+    struct sim_tool_call tc = {"get", "chatcmpl-tool-0123456789", "{\"a\":1}", 7, {NULL, 0, 0}};
+    struct sim_tool_calls calls = {&tc, 1};
+    struct sim_resp_choice ch = {0, "", 0, SIM_FINISH_TOOL_CALLS, NULL, 0, -1, &calls};
+    struct buf b;
+    buf_init(&b, BUF_NOCAP);
+    assert_int_equal(sim_resp_full(&b, &c, &ch, 1, &u, NULL), 0);
+    assert_non_null(strstr(
+        buf_str(&b), "\"choices\":[{\"index\":0,\"finish_reason\":\"tool_calls\",\"message\":{"
+                     "\"role\":\"assistant\",\"tool_calls\":[{\"function\":{\"name\":\"get\","
+                     "\"arguments\":\"{\\\"a\\\":1}\"},\"id\":\"chatcmpl-tool-0123456789\","
+                     "\"type\":\"function\",\"index\":0}]}}]}"));
+    buf_reset(&b);
+    assert_int_equal(sim_resp_sse_tool(&b, &c, 2, 1, "id1", NULL, "x\"", 2, true), 0);
+    assert_string_equal(buf_str(&b),
+                        "data: {\"id\":\"chatcmpl-1\",\"model\":\"m\",\"object\":"
+                        "\"chat.completion.chunk\",\"created\":100,\"usage\":null,\"choices\":[{"
+                        "\"index\":2,\"finish_reason\":\"tool_calls\",\"delta\":{\"tool_calls\":[{"
+                        "\"function\":{\"name\":null,\"arguments\":\"x\\\"\"},\"id\":\"id1\","
+                        "\"type\":\"function\",\"index\":1}]}}]}\n\n");
+    buf_reset(&b);
+    assert_int_equal(sim_resp_sse_tool(&b, &c, 0, 0, "id1", "get", "{", 1, false), 0);
+    assert_non_null(strstr(buf_str(&b), "\"finish_reason\":null,\"delta\":{\"tool_calls\":[{"
+                                        "\"function\":{\"name\":\"get\",\"arguments\":\"{\"}"));
     buf_release(&b);
 }
 
@@ -201,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_chat_fields),     cmocka_unit_test(test_completion_prompts),
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_context_window),
         cmocka_unit_test(test_response_shapes), cmocka_unit_test(test_pd_params),
+        cmocka_unit_test(test_tool_messages),   cmocka_unit_test(test_tool_call_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
