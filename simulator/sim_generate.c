@@ -13,6 +13,7 @@
 #include "common/httpd.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "simulator/sim_hooks.h"
 #include "simulator/sim_pd.h"
 #include "simulator/sim_response.h"
 #include "simulator/sim_textgen.h"
@@ -104,8 +105,8 @@ static void make_id(struct gen_req *g)
 }
 
 /* After parsing, in upstream's order: the request id from X-Request-Id (with
- * --enable-request-id-headers), X-Return-Error, then failure injection.
- * Returns 0 or an HTTP status with err (and *param) set. */
+ * --enable-request-id-headers), X-Return-Error, X-Cache-Threshold-Finish-Reason,
+ * then failure injection. Returns 0 or an HTTP status with err (and *param) set. */
 static int injected(struct gen_req *g, char *err, size_t errlen, const char **param)
 {
     const struct sim_config *cfg = g->s->cfg, *rcfg = &g->rt->cfg;
@@ -113,85 +114,24 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
     if (cfg->request_id_headers) {
         const char *h = mg_get_header(g->c, "X-Request-Id");
         if (h && *h) {
-            size_t len = strlen(h);
-            for (size_t i = 0; i < len; i++) {
-                unsigned char ch = (unsigned char)h[i];
-                if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\') {
-                    snprintf(err, errlen,
-                             "X-Request-Id must be printable ASCII without quotes or backslashes");
-                    return 400;
-                }
-            }
-            if (len >= sizeof(g->reqid)) {
-                snprintf(err, errlen, "X-Request-Id is longer than %zu characters",
-                         sizeof(g->reqid) - 1);
+            if (sim_hooks_request_id(h, g->reqid, sizeof(g->reqid), err, errlen))
                 return 400;
-            }
-            snprintf(g->reqid, sizeof(g->reqid), "%s", h);
             snprintf(g->id, sizeof(g->id), "%s-%s", id_prefix(g), g->reqid);
         }
         size_t used = strlen(g->hdrs);
         snprintf(g->hdrs + used, sizeof(g->hdrs) - used, "X-Request-Id: %s\r\n", g->reqid);
     }
     const char *re = mg_get_header(g->c, "X-Return-Error");
-    if (re) {
-        char *end;
-        errno = 0;
-        long code = strtol(re, &end, 10);
-        if (errno || end == re || *end) {
-            snprintf(err, errlen, "X-Return-Error: \"%.60s\" is not an integer status code", re);
-            return 400;
-        }
-        if (code < 400 || code > 599) {
-            snprintf(err, errlen, "X-Return-Error: %ld is not an HTTP error status (400-599)",
-                     code);
-            return 400;
-        }
-        snprintf(err, errlen, "Simulated error triggered by X-Return-Error header (code %ld)",
-                 code);
-        return (int)code;
-    }
+    if (re)
+        return sim_hooks_return_error(re, err, errlen);
     const char *ct = mg_get_header(g->c, "X-Cache-Threshold-Finish-Reason");
     if (ct && sim_parse_bool(ct, &g->cache_threshold) < 0) { /* Go's ParseBool, as upstream */
         snprintf(err, errlen, "X-Cache-Threshold-Finish-Reason: \"%.60s\" is not true or false",
                  ct);
         return 400;
     }
-    if (rcfg->failure_rate > 0 && sim_rng_range(&g->fail_rng, 1, 100) <= rcfg->failure_rate) {
-        int allowed[SIM_FAIL_N], n = 0;
-        for (int k = 0; k < SIM_FAIL_N; k++)
-            if (rcfg->failure_types & (1u << k))
-                allowed[n++] = k;
-        switch (allowed[sim_rng_range(&g->fail_rng, 0, n - 1)]) {
-        case SIM_FAIL_RATE_LIMIT:
-            snprintf(err, errlen,
-                     "Rate limit reached for %s in organization org-xxx on requests per min "
-                     "(RPM): Limit 3, Used 3, Requested 1.",
-                     g->req.model);
-            return 429;
-        case SIM_FAIL_INVALID_API_KEY:
-            snprintf(err, errlen, "Incorrect API key provided.");
-            return 401;
-        case SIM_FAIL_CONTEXT_LENGTH:
-            snprintf(err, errlen,
-                     "This model's maximum context length is 4096 tokens. However, your "
-                     "messages resulted in 4500 tokens.");
-            *param = "messages";
-            return 400;
-        case SIM_FAIL_SERVER_ERROR:
-            snprintf(err, errlen, "The server is overloaded or not ready yet.");
-            return 503;
-        case SIM_FAIL_INVALID_REQUEST:
-            snprintf(err, errlen, "Invalid request: missing required parameter 'model'.");
-            *param = "model";
-            return 400;
-        default:
-            snprintf(err, errlen, "The model '%s-nonexistent' does not exist", g->req.model);
-            *param = "model";
-            return 404;
-        }
-    }
-    return 0;
+    return sim_hooks_failure(&g->fail_rng, rcfg->failure_rate, rcfg->failure_types, g->req.model,
+                             err, errlen, param);
 }
 
 static void text_choice(struct gen_req *g, struct gen_choice *c)
