@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,25 @@ static void init_context(const struct mg_context *cctx)
         mg_set_request_handler(ctx, "/", starting->handler, starting->handler_data);
     if (user_init_context)
         user_init_context(cctx);
+}
+
+/* Errors civetweb answers itself (a malformed or oversized request head, a
+ * request that timed out) get the same OpenAI-style JSON body as ours. */
+static int json_http_error(struct mg_connection *c, int status, const char *errmsg)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s", errmsg && *errmsg ? errmsg : httpd_reason(status));
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    mg_disable_connection_keep_alive(c);
+    return httpd_send_error(c, status, msg, NULL, "") < 0 ? 1 : 0;
+}
+
+int httpd_timeout_ms(int64_t ns)
+{
+    int64_t ms = ns / 1000000;
+    return ms < 1 ? 1 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
 struct mg_context *httpd_start(const struct httpd_opts *o, const struct mg_callbacks *callbacks,
@@ -87,6 +107,8 @@ struct mg_context *httpd_start(const struct httpd_opts *o, const struct mg_callb
         cb = *callbacks;
     user_init_context = cb.init_context;
     cb.init_context = init_context;
+    if (!cb.http_error)
+        cb.http_error = json_http_error;
     starting = o;
     struct mg_init_data init = {
         .callbacks = &cb, .user_data = o->user_data, .configuration_options = options};

@@ -15,6 +15,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mg_connection;
 struct mg_context;
@@ -35,6 +36,9 @@ struct httpd_opts {
     int (*handler)(struct mg_connection *c, void *cbdata);
     void *handler_data;
 };
+
+/* A timeout flag (ns) as civetweb milliseconds: at least 1, at most INT_MAX. */
+int httpd_timeout_ms(int64_t ns);
 
 /* For a server's main(), before any thread starts: block SIGTERM and SIGINT
  * in every thread (set receives them, for sigwait) and ignore SIGPIPE, so a

@@ -4,8 +4,36 @@
 #include <math.h>
 #include <stdio.h>
 
+bool json_depth_ok(const char *text, size_t len, int max)
+{
+    int depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                return false;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return true;
+}
+
 cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen)
 {
+    if (!json_depth_ok(text, len, JSON_MAX_DEPTH)) {
+        if (err)
+            snprintf(err, errlen, "JSON nesting is deeper than %d levels", JSON_MAX_DEPTH);
+        return NULL;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root && err) {

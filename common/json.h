@@ -12,9 +12,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Deepest nesting json_parse accepts. cJSON recurses once per level (and
+ * allows 1000), which overflows a civetweb worker's small stack; requests,
+ * API objects and tool schemas stay far below this. */
+#define JSON_MAX_DEPTH 128
+
 /* Parse text[0..len). Returns the tree (caller frees with cJSON_Delete) or
- * NULL with a reason and byte offset in err. */
+ * NULL with a reason and byte offset in err (err may be NULL). Nesting deeper
+ * than JSON_MAX_DEPTH is refused before cJSON sees it. */
 cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen);
+/* text[0..len) nests arrays and objects at most max deep (strings are skipped). */
+bool json_depth_ok(const char *text, size_t len, int max);
 
 /* Optional fields. Return 0 (with *present set) or -EINVAL with err set. */
 int json_opt_int(const cJSON *obj, const char *key, long long *out, bool *present, char *err,

@@ -1,5 +1,6 @@
 #include "controller/informer.h"
 
+#include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
@@ -189,8 +190,7 @@ static int relist(struct informer *inf, char *rv, size_t rvlen)
     struct k8s_resp r;
     k8s_resp_init(&r);
     int rc = k8s_request(inf->c, "GET", url, NULL, NULL, &r, err, sizeof(err));
-    cJSON *list =
-        rc == 0 && r.status == 200 ? cJSON_ParseWithLength(r.body.data, r.body.len) : NULL;
+    cJSON *list = rc == 0 && r.status == 200 ? json_parse(r.body.data, r.body.len, NULL, 0) : NULL;
     const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
     if (!cJSON_IsArray(items)) {
         log_warn("list failed", LOG_STR("path", inf->path), LOG_INT("status", r.status),

@@ -1,5 +1,6 @@
 #include "controller/k8s_client.h"
 
+#include "common/json.h"
 #include "common/xalloc.h"
 
 #include <cjson/cJSON.h>
@@ -225,7 +226,7 @@ const char *k8s_status_message(const struct k8s_resp *r)
 {
     static _Thread_local char msg[1024];
     msg[0] = '\0';
-    cJSON *j = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
+    cJSON *j = json_parse(r->body.data ? r->body.data : "", r->body.len, NULL, 0);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
     if (cJSON_IsString(m))
         snprintf(msg, sizeof(msg), "%s", m->valuestring);

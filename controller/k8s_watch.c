@@ -1,5 +1,7 @@
 #include "controller/k8s_watch.h"
 
+#include "common/json.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +37,7 @@ static int event(struct k8s_watch_dec *d, const char *p, size_t n, k8s_event_fn 
         n--;
     if (n == 0)
         return 0;
-    cJSON *ev = cJSON_ParseWithLength(p, n);
+    cJSON *ev = json_parse(p, n, NULL, 0);
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
     const cJSON *obj = cJSON_GetObjectItemCaseSensitive(ev, "object");
     enum k8s_event t;

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* strptime, timegm */
 #include "controller/leader.h"
 
+#include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
@@ -73,7 +74,7 @@ static bool try_hold(struct leader *l, bool release)
     double now = now_s();
     char nowt[64];
     micro_time(now, nowt, sizeof(nowt));
-    cJSON *lease = r.status == 200 ? cJSON_ParseWithLength(r.body.data, r.body.len) : NULL;
+    cJSON *lease = r.status == 200 ? json_parse(r.body.data, r.body.len, NULL, 0) : NULL;
     cJSON *spec = cJSON_GetObjectItemCaseSensitive(lease, "spec");
     const cJSON *holder = cJSON_GetObjectItemCaseSensitive(spec, "holderIdentity");
     const cJSON *renew = cJSON_GetObjectItemCaseSensitive(spec, "renewTime");

@@ -1,5 +1,6 @@
 #include "controller/reconcile.h"
 
+#include "common/json.h"
 #include "common/log.h"
 #include "controller/events.h"
 #include "controller/pd_status.h"
@@ -177,7 +178,7 @@ static int apply_child(struct reconciler *r, const cJSON *desired, cJSON **appli
         atomic_fetch_add(&r->applies, 1);
         log_info("applied", LOG_STR("kind", kind), LOG_STR("namespace", ns), LOG_STR("name", name));
         rc = existed ? 2 : 1;
-        *applied = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "", resp.body.len);
+        *applied = json_parse(resp.body.data ? resp.body.data : "", resp.body.len, NULL, 0);
     }
     cJSON_free(body);
     cJSON_Delete(want);
@@ -229,7 +230,7 @@ static cJSON *read_fresh(struct reconciler *r, const char *ns, const char *name,
     err[0] = '\0';
     if (k8s_request(r->client, "GET", path, NULL, NULL, &resp, err, errlen) == 0) {
         if (resp.status == 200)
-            obj = cJSON_ParseWithLength(resp.body.data, resp.body.len);
+            obj = json_parse(resp.body.data, resp.body.len, NULL, 0);
         else if (resp.status != 404)
             snprintf(err, errlen, "get %s/%s: HTTP %ld %s", ns, name, resp.status,
                      k8s_status_message(&resp));

@@ -86,6 +86,9 @@ static const struct flagdef flags[] = {
      "largest request body; larger gets 413 (pdsim extension)"},
     {"http-threads", F_INT, OFF(http_threads), 16, 65536, "2048",
      "HTTP worker threads = concurrent connections (pdsim extension)"},
+    {"http-request-timeout", F_DUR, OFF(http_request_timeout), 0, 0, "60s",
+     "a client must send a request's headers within this time, and each read or write of the "
+     "connection must progress within it; a stalled client is then dropped (pdsim extension)"},
     {"v", F_INT, OFF(v), 0, 10, "2", "log verbosity: 1 warn, 2 info, 4 debug"},
 };
 
@@ -118,6 +121,7 @@ static void set_defaults(struct sc_config *c)
     c->prefill_timeout = 60000000000LL;
     c->max_body_mb = 16;
     c->http_threads = 2048;
+    c->http_request_timeout = 60000000000LL;
     c->v = 2;
 }
 

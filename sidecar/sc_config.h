@@ -48,6 +48,7 @@ struct sc_config {
     long max_body_mb;
     long v;
     long http_threads;
+    int64_t http_request_timeout; /* ns: civetweb request_timeout_ms */
     char *config_path;
 };
 

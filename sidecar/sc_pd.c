@@ -11,6 +11,7 @@
  *      --prefill-fallback-local the original body is decoded locally;
  *   5. stream the decode leg back through the cached-token rewriter.
  */
+#include "common/json.h"
 #include "common/connfd.h"
 #include "common/httpd.h"
 #include "common/log.h"
@@ -233,7 +234,7 @@ static int pd_sequential(struct sc_req *r, enum sc_api api, const char *prefille
 
     /* The decode body; nixlv2 and nixl need the prefill's JSON answer. */
     bool needs_answer = cfg->connector == SC_CONN_NIXLV2 || cfg->connector == SC_CONN_NIXL;
-    cJSON *resp = needs_answer ? cJSON_ParseWithLength(g.body.data, g.body.len) : NULL;
+    cJSON *resp = needs_answer ? json_parse(g.body.data, g.body.len, NULL, 0) : NULL;
     char *dbody = NULL;
     long cached = -1; /* the cached-token rewrite is nixlv2's only, as upstream */
     int status = 0;
@@ -367,7 +368,7 @@ static int pd_sglang(struct sc_req *r, const char *prefiller, const cJSON *clien
 static bool needs_prefill(const char *p, size_t n, bool sse)
 {
     if (!sse) {
-        cJSON *j = cJSON_ParseWithLength(p, n);
+        cJSON *j = json_parse(p, n, NULL, 0);
         const cJSON *fr = cJSON_GetObjectItemCaseSensitive(
             cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0), "finish_reason");
         bool yes = cJSON_IsString(fr) && strcmp(fr->valuestring, "cache_threshold") == 0;
@@ -400,15 +401,15 @@ int sc_pd_serve(struct sc_req *r, enum sc_api api, const char *prefiller, const 
     struct sc_server *s = r->s;
     const struct sc_config *cfg = s->cfg;
     char msg[600];
-    const char *perr = NULL;
-    cJSON *client = cJSON_ParseWithLengthOpts(body, len, &perr, 0);
+    char perr[160];
+    cJSON *client = json_parse(body, len, perr, sizeof(perr));
     if (!cJSON_IsObject(client)) {
         cJSON_Delete(client);
         atomic_fetch_add(&s->outcomes[SC_OUT_CLIENT_ERR], 1);
         if (len == 0)
             return sc_error(r, 400, "BadRequestError", "the request body is empty");
-        snprintf(msg, sizeof(msg), "the request body is not a JSON object (at byte %zu)",
-                 perr && perr >= body && perr <= body + len ? (size_t)(perr - body) : (size_t)0);
+        snprintf(msg, sizeof(msg), "the request body is not a JSON object (%s)",
+                 client ? "another JSON value" : perr);
         return sc_error(r, 400, "BadRequestError", msg);
     }
     if (cfg->enable_ssrf && !sc_allow_match(cfg->allow, cfg->nallow, prefiller)) {

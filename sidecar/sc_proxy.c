@@ -576,7 +576,7 @@ struct sc_server *sc_server_start(const struct sc_config *cfg, char *err, size_t
                                .port = cfg->port ? (int)cfg->port + i : 0,
                                .threads = (int)cfg->http_threads,
                                .keep_alive_ms = 60000,
-                               .request_timeout_ms = 60000,
+                               .request_timeout_ms = httpd_timeout_ms(cfg->http_request_timeout),
                                .user_data = s,
                                .handler = on_request,
                                .handler_data = l,

@@ -1,6 +1,8 @@
 #define _GNU_SOURCE /* memmem */
 #include "sidecar/sc_rewrite.h"
 
+#include "common/json.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <string.h>
@@ -20,7 +22,7 @@ void sc_rewriter_release(struct sc_rewriter *r)
 
 int sc_rewrite_json(const char *p, size_t n, long cached, struct buf *out)
 {
-    cJSON *root = cJSON_ParseWithLength(p, n);
+    cJSON *root = json_parse(p, n, NULL, 0);
     cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (!cJSON_IsObject(usage)) {
         cJSON_Delete(root);

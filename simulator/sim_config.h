@@ -74,6 +74,7 @@ struct sim_config {
     long skip_tool_validation;    /* a bool */
     /* pdsim extensions */
     long http_threads;
+    int64_t http_request_timeout; /* ns: civetweb request_timeout_ms */
     int64_t shutdown_timeout;
 };
 

@@ -105,6 +105,9 @@ const struct flagdef sim_flags[] = {
      "the opposite of --enable-sleep-mode"},
     {"http-threads", F_INT, OFF(http_threads), 16, 65536, "2048",
      "HTTP worker threads = concurrent connections (pdsim extension)"},
+    {"http-request-timeout", F_DUR, OFF(http_request_timeout), 0, 0, "60s",
+     "a client must send a request's headers within this time, and each read or write of the "
+     "connection must progress within it; a stalled client is then dropped (pdsim extension)"},
     {"shutdown-timeout", F_DUR, OFF(shutdown_timeout), 0, 0, "30s",
      "on SIGTERM, how long in-flight requests may finish (pdsim extension)"},
     /* Accepted and ignored, as upstream ignores them or they need nothing here. */

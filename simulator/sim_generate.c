@@ -93,15 +93,17 @@ static void make_id(struct gen_req *g)
 {
     struct sim_rng r;
     unsigned long long n = atomic_fetch_add(&g->s->req_counter, 1);
-    sim_rng_seed2(&r, (uint64_t)g->s->cfg->seed ^ 0x5eedULL, n);
+    /* each data-parallel rank its own stream (rank 0's is the single-rank one) */
+    uint64_t seed = (uint64_t)g->s->cfg->seed ^ ((uint64_t)g->s->rank * 0x9e3779b97f4a7c15ULL);
+    sim_rng_seed2(&r, seed ^ 0x5eedULL, n);
     uint64_t a = sim_rng_u64(&r), b = sim_rng_u64(&r);
     snprintf(g->reqid, sizeof(g->reqid), "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
              (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xfff),
              (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
              (unsigned long long)(b & 0xffffffffffffULL));
     snprintf(g->id, sizeof(g->id), "%s-%s", id_prefix(g), g->reqid);
-    sim_rng_seed2(&g->rng, (uint64_t)g->s->cfg->seed, n);
-    sim_rng_seed2(&g->fail_rng, (uint64_t)g->s->cfg->seed ^ 0xfa11ULL, n);
+    sim_rng_seed2(&g->rng, seed, n);
+    sim_rng_seed2(&g->fail_rng, seed ^ 0xfa11ULL, n);
 }
 
 /* After parsing, in upstream's order: the request id from X-Request-Id (with

@@ -123,8 +123,8 @@ static void lora_take(struct sim_sched *s, const char *lora, bool was_waiting)
 {
     if (!lora)
         return;
-    if (!lora_loaded(s, lora) && s->nloaded >= s->max_loras) {
-        struct lora_use *idle = lu_idle(s);
+    struct lora_use *idle = !lora_loaded(s, lora) && s->nloaded >= s->max_loras ? lu_idle(s) : NULL;
+    if (idle) { /* lora_can_load promised one */
         idle->loaded = false;
         s->nloaded--;
         lu_gc(s, idle);

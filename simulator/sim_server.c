@@ -172,10 +172,12 @@ static int handle_lora(struct sim_server *s, struct mg_connection *c, bool load)
     const char *param;
     struct sim_lora_module m;
     buf_init(&body, 1u << 20);
-    if (httpd_read_body(c, &body) < 0) {
+    int rd = httpd_read_body(c, &body);
+    if (rd < 0) {
         buf_release(&body);
         mg_disable_connection_keep_alive(c);
-        return send_err(s, c, 400, "Failed to read request body (at most 1 MB)");
+        return rd == -E2BIG ? send_err(s, c, 413, "Request body is larger than the limit of 1 MB")
+                            : send_err(s, c, 400, "Failed to read request body");
     }
     int rc = sim_lora_parse_request(buf_str(&body), body.len, load, &m, err, sizeof(err), &param);
     buf_release(&body);
@@ -256,10 +258,12 @@ static int handle_admin_config(struct sim_server *s, struct mg_connection *c, co
     struct buf body;
     char err[512];
     buf_init(&body, 1u << 20);
-    if (httpd_read_body(c, &body) < 0) {
+    int rd = httpd_read_body(c, &body);
+    if (rd < 0) {
         buf_release(&body);
         mg_disable_connection_keep_alive(c);
-        return send_err(s, c, 400, "Failed to read request body (at most 1 MB)");
+        return rd == -E2BIG ? send_err(s, c, 413, "Request body is larger than the limit of 1 MB")
+                            : send_err(s, c, 400, "Failed to read request body");
     }
     cJSON *patch = json_parse(buf_str(&body), body.len, err, sizeof(err));
     buf_release(&body);
@@ -438,6 +442,13 @@ static char *pd_host(const struct sim_config *cfg)
     return xstrdup("127.0.0.1");
 }
 
+/* --http-threads is the process's total, shared out among the ranks. */
+static int rank_threads(const struct sim_config *cfg, const struct sim_dp *dp)
+{
+    long t = cfg->http_threads / (dp->nranks > 0 ? dp->nranks : 1);
+    return t < 16 ? 16 : (int)t;
+}
+
 void sim_dp_init(struct sim_dp *dp, const struct sim_config *cfg)
 {
     memset(dp, 0, sizeof(*dp));
@@ -490,7 +501,10 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, const struct s
     load_lora_modules(s);
     memcpy(s->engine_id, dp->engine_ids[index], sizeof(s->engine_id));
     s->pd_host = pd_host(cfg);
-    s->extra_headers = xstrdup("");
+    /* Known before the first request can arrive. With --port 0 the real port
+     * is filled in after the start, before anyone has been told it. */
+    s->extra_headers = build_extra_headers(port);
+    rt->cfg.port = port;
     clock_gettime(CLOCK_MONOTONIC, &s->started);
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
@@ -507,9 +521,9 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, const struct s
     }
     struct httpd_opts o = {.host = cfg->host,
                            .port = (int)port,
-                           .threads = (int)cfg->http_threads,
+                           .threads = rank_threads(cfg, dp),
                            .keep_alive_ms = 60000,
-                           .request_timeout_ms = 60000,
+                           .request_timeout_ms = httpd_timeout_ms(cfg->http_request_timeout),
                            .tls_pem = pem[0] ? pem : NULL,
                            .user_data = s,
                            .handler = on_request,
@@ -523,9 +537,11 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, const struct s
         sim_server_stop(s);
         return NULL;
     }
-    free(s->extra_headers);
-    s->extra_headers = build_extra_headers(s->port);
-    rt->cfg.port = s->port; /* GET /admin/config shows this rank's port */
+    if (port == 0) {
+        free(s->extra_headers);
+        s->extra_headers = build_extra_headers(s->port);
+        rt->cfg.port = s->port; /* GET /admin/config shows this rank's port */
+    }
     return s;
 }
 

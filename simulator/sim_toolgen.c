@@ -77,8 +77,9 @@ static void gen_integer(struct gctx *g, const cJSON *s)
 {
     double lo, hi;
     bounds(s, "minimum", "maximum", (double)g->cfg->min_int, (double)g->cfg->max_int, &lo, &hi);
-    lo = fmax(ceil(lo), -SAFE_INT);
-    hi = fmin(floor(hi), SAFE_INT);
+    /* both bounds into +-2^53 first: casting 1e300 to int64_t is undefined */
+    lo = fmin(fmax(ceil(lo), -SAFE_INT), SAFE_INT);
+    hi = fmax(fmin(floor(hi), SAFE_INT), -SAFE_INT);
     (void)!buf_put_long(g->out, sim_rng_range(g->r, (int64_t)lo, (int64_t)(hi < lo ? lo : hi)));
 }
 
@@ -104,12 +105,15 @@ static void gen_array(struct gctx *g, const cJSON *s, int depth)
         hi = fmin(fmax(floor(hi), lo), VALUE_BUDGET);
         n = (long)sim_rng_range(g->r, (int64_t)lo, (int64_t)hi);
     }
+    /* a tuple is walked in order, not indexed: cJSON_GetArrayItem is linear */
+    const cJSON *item = cJSON_IsArray(items) ? items->child : items;
     put(g, "[");
-    for (long i = 0; i < n && g->budget > 0; i++) {
+    for (long i = 0; i < n && g->budget > 0 && item; i++) {
         if (i)
             put(g, ",");
-        gen_value(g, cJSON_IsArray(items) ? cJSON_GetArrayItem(items, (int)i) : items, depth + 1,
-                  false);
+        gen_value(g, item, depth + 1, false);
+        if (cJSON_IsArray(items))
+            item = item->next;
     }
     put(g, "]");
 }
@@ -135,8 +139,14 @@ static void gen_object(struct gctx *g, const cJSON *s, int depth, bool top)
     bool first = true;
     put(g, "{");
     const cJSON *p, *all = cJSON_IsObject(props) ? props : NULL;
+    long charge = cJSON_IsArray(required) ? cJSON_GetArraySize(required) / 16 : 0;
     cJSON_ArrayForEach(p, all)
     {
+        /* is_required walks the list: charge it, and stop at twice the budget
+         * (only an unvalidated, absurd schema gets there) */
+        g->budget -= charge;
+        if (g->budget <= -VALUE_BUDGET)
+            break;
         if (!is_required(required, p->string) && (!roll(g->r, pct) || g->budget <= 0))
             continue;
         if (!first)
@@ -173,8 +183,12 @@ static void gen_value(struct gctx *g, const cJSON *s, int depth, bool top)
         return;
     }
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(s, "enum");
-    if (cJSON_IsArray(e) && cJSON_GetArraySize(e) > 0) {
-        int k = (int)sim_rng_range(g->r, 0, cJSON_GetArraySize(e) - 1);
+    int nenum = cJSON_IsArray(e) ? cJSON_GetArraySize(e) : 0;
+    if (nenum > 0) {
+        /* a pick walks the list: charge it, so a huge enum under a long array
+         * cannot make one request cost minutes */
+        g->budget -= nenum / 16;
+        int k = (int)sim_rng_range(g->r, 0, nenum - 1);
         char *txt = cJSON_PrintUnformatted(cJSON_GetArrayItem(e, k));
         put(g, txt ? txt : "null");
         free(txt);

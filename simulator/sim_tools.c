@@ -7,6 +7,9 @@
 #include <string.h>
 
 #define MAX_DEPTH 32 /* schemas nest far less; this bounds the recursion */
+/* Members of one enum, properties or required list, or tuple items: real
+ * schemas have a handful; the bound keeps checking and generation linear. */
+#define MAX_MEMBERS 1024
 
 /* Where the checker is in the request ("tools[0].function.parameters..."),
  * and where it reports. */
@@ -90,6 +93,8 @@ static int check_enum(struct vctx *v, const cJSON *e, const char *type)
         return fail(v, "\"enum\" is not allowed with type \"%s\"", type);
     if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) == 0)
         return fail(v, "\"enum\" must be a non-empty array");
+    if (cJSON_GetArraySize(e) > MAX_MEMBERS)
+        return fail(v, "\"enum\" has more than %d members", MAX_MEMBERS);
     int i = 0;
     const cJSON *m;
     cJSON_ArrayForEach(m, e)
@@ -111,6 +116,8 @@ static int check_properties(struct vctx *v, const cJSON *props, const cJSON *req
 {
     if (props && !cJSON_IsObject(props))
         return fail(v, "\"properties\" must be an object of schemas");
+    if (cJSON_GetArraySize(props) > MAX_MEMBERS)
+        return fail(v, "\"properties\" has more than %d members", MAX_MEMBERS);
     const cJSON *p;
     cJSON_ArrayForEach(p, props)
     {
@@ -124,6 +131,8 @@ static int check_properties(struct vctx *v, const cJSON *props, const cJSON *req
         return 0;
     if (!cJSON_IsArray(req))
         return fail(v, "\"required\" must be an array of property names");
+    if (cJSON_GetArraySize(req) > MAX_MEMBERS)
+        return fail(v, "\"required\" has more than %d members", MAX_MEMBERS);
     const cJSON *r;
     cJSON_ArrayForEach(r, req)
     {
@@ -147,6 +156,8 @@ static int check_items(struct vctx *v, const cJSON *items)
     }
     if (!cJSON_IsArray(items))
         return fail(v, "\"items\" must be a schema or an array of schemas");
+    if (cJSON_GetArraySize(items) > MAX_MEMBERS)
+        return fail(v, "\"items\" has more than %d schemas", MAX_MEMBERS);
     long i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, items)

@@ -26,7 +26,7 @@ def successes(port):
 
 def listening(sim, n):
     """The first n 'listening' log lines (one per rank), waiting for them."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         lines = [j for j in sim.logs() if j.get("msg") == "listening"]
         if len(lines) >= n or time.monotonic() > deadline:
@@ -38,7 +38,8 @@ class DataParallelTest(unittest.TestCase):
     def test_three_ranks(self):
         p = free_port_run(3)
         sim = Proc(SIMULATOR, ["--model", M, "--port", str(p), "--data-parallel-size", "3",
-                               "--max-num-seqs", "1", "--time-to-first-token", "600ms"])
+                               "--max-num-seqs", "1", "--time-to-first-token", "600ms",
+                               "--seed", "7"])
         try:
             ranks = sorted((j["rank"], j["port"]) for j in listening(sim, 3))
             self.assertEqual(ranks, [(0, p), (1, p + 1), (2, p + 2)])
@@ -57,6 +58,9 @@ class DataParallelTest(unittest.TestCase):
             self.assertEqual(j["kv_transfer_params"]["remote_port"], p + 1)
             # own metrics: rank 1 counted one request, the others none
             self.assertEqual([successes(p + k) for k in range(3)], [0, 1, 0])
+            # each rank its own id sequence: the first ids of ranks 0 and 2 differ
+            ids = [http_json(p + k, "POST", "/v1/completions", TEXT)[1]["id"] for k in (0, 2)]
+            self.assertNotEqual(ids[0], ids[1])
             # own schedulers: one request per rank runs at once with max-num-seqs 1
             t0 = time.monotonic()
             res = []
@@ -87,7 +91,7 @@ class DataParallelTest(unittest.TestCase):
         sim = Proc(SIMULATOR, ["--model", M, "--port", str(p), "--data-parallel-size", "4",
                                "--data-parallel-rank", "2"])
         try:
-            time.sleep(0.3)  # a second rank would have logged by now
+            time.sleep(2)  # a second rank would have started by now, even under ASan
             self.assertEqual([(j["rank"], j["port"]) for j in listening(sim, 1)], [(2, p)])
             st, q = http_json(p, "GET", "/query")
             self.assertEqual((st, list(q)), (200, ["2"]))

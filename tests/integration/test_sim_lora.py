@@ -101,6 +101,10 @@ class LoadUnloadTest(unittest.TestCase):
             self.assertEqual(err["param"], param, (path, body))
             self.assertEqual(err["type"], "BadRequestError")
         self.assertEqual(sim.request("GET", "/v1/load_lora_adapter")[0], 405)
+        big = json.dumps({"lora_name": "x", "lora_path": "p" * (2 << 20)})
+        st, _, raw = sim.request("POST", "/v1/load_lora_adapter", big)
+        self.assertEqual(st, 413)
+        self.assertIn("larger than the limit of 1 MB", json.loads(raw)["error"]["message"])
         # nothing changed, and the server still serves
         self.assertEqual([m["id"] for m in self.models()], [M, "lora3", "lora4"])
         self.assertEqual(sim.json("POST", "/v1/completions", text("lora3"))[0], 200)

@@ -106,6 +106,21 @@ static void test_flag_bounds(void **state)
     assert_true(len_seen[2] > 0 && len_seen[3] > 0);
 }
 
+/* Bounds beyond 2^53 are clamped there before any conversion to an integer. */
+static void test_huge_integer_bounds(void **state)
+{
+    (void)state;
+    struct sim_rng r;
+    sim_rng_seed(&r, 5);
+    cJSON *a = args_of("{\"type\":\"object\",\"properties\":{\"hi\":{\"type\":\"integer\","
+                       "\"minimum\":1e300},\"lo\":{\"type\":\"integer\",\"maximum\":-1e300}},"
+                       "\"required\":[\"hi\",\"lo\"]}",
+                       &defaults, &r);
+    assert_true(cJSON_GetObjectItem(a, "hi")->valuedouble == 9007199254740992.0);
+    assert_true(cJSON_GetObjectItem(a, "lo")->valuedouble == -9007199254740992.0);
+    cJSON_Delete(a);
+}
+
 static void test_arrays_and_nesting(void **state)
 {
     (void)state;
@@ -291,6 +306,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_flag_bounds),
+        cmocka_unit_test(test_huge_integer_bounds),
         cmocka_unit_test(test_arrays_and_nesting),
         cmocka_unit_test(test_optional_probabilities),
         cmocka_unit_test(test_unvalidated_schemas),

@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -95,6 +97,38 @@ static void test_deep_schema(void **state)
     assert_int_equal(sim_tools_check_schema(s, "P", err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "nested deeper than 32"));
     cJSON_Delete(s);
+}
+
+/* Members are bounded (1024) so checking and generating stay linear. */
+static void test_member_limits(void **state)
+{
+    (void)state;
+    static const char *const head[] = {"{\"type\":\"integer\",\"enum\":[",
+                                       "{\"type\":\"array\",\"items\":["};
+    static const char *const item[] = {"1", "{\"type\":\"null\"}"};
+    static const char *const want[] = {"P: \"enum\" has more than 1024 members",
+                                       "P: \"items\" has more than 1024 schemas"};
+    for (int k = 0; k < 2; k++) {
+        for (int n = 1024; n <= 1025; n++) {
+            char *list = calloc((size_t)n, 24), *buf = calloc((size_t)n + 1, 48);
+            for (int i = 0; i < n; i++) {
+                if (i)
+                    strcat(list, ",");
+                strcat(list, item[k]);
+            }
+            strcat(strcat(strcat(buf, head[k]), list), "]}");
+            cJSON *s = cJSON_Parse(buf);
+            char err[512] = "";
+            int rc = sim_tools_check_schema(s, "P", err, sizeof(err));
+            if (n == 1024)
+                assert_int_equal(rc, 0);
+            else
+                assert_string_equal(err, want[k]);
+            cJSON_Delete(s);
+            free(list);
+            free(buf);
+        }
+    }
 }
 
 #define WEATHER                                                                                    \
@@ -190,6 +224,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_table),
         cmocka_unit_test(test_deep_schema),
+        cmocka_unit_test(test_member_limits),
         cmocka_unit_test(test_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
