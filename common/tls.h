@@ -7,8 +7,7 @@
  * localhost/127.0.0.1, valid 10 years, made at start (upstream makes an
  * RSA-4096 one, which takes seconds). The file is private (0600) and
  * temporary: delete it once the server has started. civetweb reads it once,
- * at start: it has no way to load a new certificate into a running server,
- * so a renewed certificate needs a restart.
+ * at start; tls_reload serves renewed files after that.
  *
  * The rest of TLS: tls_shim.c (why civetweb needs it on Debian 12), httpd
  * (the listener).

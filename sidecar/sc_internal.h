@@ -37,6 +37,8 @@ struct sc_listener {
 };
 
 /* The process: its listeners and the counters they share. */
+struct tls_reload;
+
 struct sc_server {
     const struct sc_config *cfg;
     struct sc_listener *ls;
@@ -48,6 +50,7 @@ struct sc_server {
     _Atomic long inflight;
     _Atomic bool stopping;
     _Atomic unsigned long long req_counter;
+    struct tls_reload *tls; /* with --cert-path: serves renewed files */
     struct prom_hist prefill_seconds, decode_ttfb_seconds;
 };
 

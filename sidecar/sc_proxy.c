@@ -9,6 +9,7 @@
 #include "sidecar/sc_internal.h"
 #include "sidecar/sc_rewrite.h"
 #include "common/tls.h"
+#include "common/tls_reload.h"
 #include "sidecar/sc_upstream.h"
 
 #include <civetweb.h>
@@ -539,6 +540,12 @@ static void *init_thread(const struct mg_context *ctx, int type)
     return NULL;
 }
 
+static int init_ssl(void *ssl_ctx, void *user_data)
+{
+    struct sc_server *s = user_data;
+    return s->tls ? tls_reload_install(s->tls, ssl_ctx) : 0;
+}
+
 struct sc_server *sc_server_start(const struct sc_config *cfg, char *err, size_t errlen)
 {
     struct sc_server *s = xcalloc(1, sizeof(*s));
@@ -565,6 +572,12 @@ struct sc_server *sc_server_start(const struct sc_config *cfg, char *err, size_t
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.init_thread = init_thread;
+    if (cfg->secure_proxy && cfg->cert_path) {
+        s->tls = tls_reload_new(key, crt);
+        cb.init_ssl = init_ssl;
+    }
+    /* --http-threads is the process's total, shared out among the ranks */
+    long threads = cfg->http_threads / cfg->data_parallel_size;
     for (int i = 0; i < (int)cfg->data_parallel_size; i++) {
         struct sc_listener *l = &s->ls[i];
         l->s = s;
@@ -574,7 +587,7 @@ struct sc_server *sc_server_start(const struct sc_config *cfg, char *err, size_t
                  cfg->model_server_port + i);
         struct httpd_opts o = {.host = cfg->host,
                                .port = cfg->port ? (int)cfg->port + i : 0,
-                               .threads = (int)cfg->http_threads,
+                               .threads = threads < 16 ? 16 : (int)threads,
                                .keep_alive_ms = 60000,
                                .request_timeout_ms = httpd_timeout_ms(cfg->http_request_timeout),
                                .user_data = s,
@@ -617,6 +630,7 @@ void sc_server_stop(struct sc_server *s)
     for (int i = 0; i < s->nls; i++)
         httpd_stop(s->ls[i].ctx);
     free(s->ls);
+    tls_reload_free(s->tls);
     prom_hist_release(&s->prefill_seconds);
     prom_hist_release(&s->decode_ttfb_seconds);
     free(s);

@@ -19,6 +19,7 @@
 #include <time.h>
 
 struct mg_connection;
+struct tls_reload;
 struct mg_context;
 
 /* The settings POST /admin/config may change, as one immutable snapshot: a
@@ -42,6 +43,7 @@ struct sim_server {
     struct sim_lora *loras;  /* this rank's known adapters */
     const struct sim_dp *dp; /* borrowed: every rank's engine id, for /query */
     int rank;                /* data-parallel rank */
+    struct tls_reload *tls;  /* with --ssl-certfile: serves renewed files */
     char engine_id[37];
     char *pd_host;       /* remote_host in kv_transfer_params */
     char *extra_headers; /* x-inference-* lines, or "" */

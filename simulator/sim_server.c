@@ -6,6 +6,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/tls.h"
+#include "common/tls_reload.h"
 #include "common/xalloc.h"
 #include "simulator/sim_internal.h"
 #include "simulator/sim_pd.h"
@@ -410,6 +411,12 @@ static void *init_thread(const struct mg_context *ctx, int type)
     return NULL;
 }
 
+static int init_ssl(void *ssl_ctx, void *user_data)
+{
+    struct sim_server *s = user_data;
+    return s->tls ? tls_reload_install(s->tls, ssl_ctx) : 0;
+}
+
 static int log_message(const struct mg_connection *c, const char *message)
 {
     (void)c;
@@ -512,6 +519,10 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, const struct s
     cb.log_message = log_message;
     bool files = cfg->ssl_certfile && *cfg->ssl_certfile;
     char pem[4096] = "";
+    if (files) {
+        s->tls = tls_reload_new(cfg->ssl_keyfile, cfg->ssl_certfile);
+        cb.init_ssl = init_ssl;
+    }
     if ((files || cfg->self_signed_certs) &&
         tls_pem(files ? cfg->ssl_keyfile : NULL, files ? cfg->ssl_certfile : NULL,
                 files ? "--ssl-certfile/--ssl-keyfile" : "--self-signed-certs", pem, sizeof(pem),
@@ -579,6 +590,7 @@ void sim_server_stop(struct sim_server *s)
     sim_sched_free(s->sched);
     sim_metrics_free(s->metrics);
     sim_lora_free(s->loras);
+    tls_reload_free(s->tls);
     for (struct sim_runtime *rt = atomic_load(&s->rt), *prev; rt; rt = prev) {
         prev = rt->prev;
         free(rt);

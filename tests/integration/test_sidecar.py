@@ -659,6 +659,27 @@ class TlsTest(Base):
         sc = self.tls_sidecar(dec.port, "--cert-path", d)
         ctx = ssl.create_default_context(cafile=d + "/tls.crt")
         self.assertEqual(http_json(sc.port, "GET", "/health", tls=ctx)[0], 200)
+        # a renewed secret (a new self-signed pair, swapped in by rename) is served
+        # without a restart
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        "/CN=pdsim-test-2", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", d + "/new.key", "-out", d + "/new.crt"],
+                       check=True, capture_output=True)
+        os.replace(d + "/new.key", d + "/tls.key")
+        os.replace(d + "/new.crt", d + "/tls.crt")
+        ctx2 = ssl.create_default_context(cafile=d + "/tls.crt")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                st = http_json(sc.port, "GET", "/health", tls=ctx2)[0]
+                break
+            except ssl.SSLError:  # still the old certificate: checked once a second
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.2)
+        self.assertEqual(st, 200)
+        with self.assertRaises(ssl.SSLError):  # the old one is no longer served
+            http_json(sc.port, "GET", "/health", tls=ctx)
         rc = subprocess.run([SIDECAR, "--host", "127.0.0.1", "--port", "0",
                              "--cert-path", "/nonexistent"], capture_output=True, timeout=30)
         self.assertNotEqual(rc.returncode, 0)
