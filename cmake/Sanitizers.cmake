@@ -4,7 +4,10 @@ if(ENABLE_ASAN)
   list(APPEND PDSIM_SAN_FLAGS -fsanitize=address)
 endif()
 if(ENABLE_UBSAN)
-  list(APPEND PDSIM_SAN_FLAGS -fsanitize=undefined -fno-sanitize-recover=undefined)
+  # gcc's "undefined" leaves out float-cast-overflow (a double too large for
+  # its integer type); clang's includes it.
+  list(APPEND PDSIM_SAN_FLAGS -fsanitize=undefined,float-cast-overflow
+       -fno-sanitize-recover=undefined,float-cast-overflow)
 endif()
 if(PDSIM_SAN_FLAGS)
   list(APPEND PDSIM_SAN_FLAGS -fno-omit-frame-pointer)
