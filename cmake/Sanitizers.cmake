@@ -1,5 +1,16 @@
 # ENABLE_ASAN / ENABLE_UBSAN add compile and link flags to every target (libuv's pattern).
+# ENABLE_FUZZ instruments every target for libFuzzer with ASan and UBSan; the
+# fuzz targets (tests/fuzz) add -fsanitize=fuzzer when they link.
 set(PDSIM_SAN_FLAGS "")
+if(ENABLE_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "ENABLE_FUZZ needs clang (libFuzzer), not ${CMAKE_C_COMPILER_ID}: "
+                        "configure a new build directory with -DCMAKE_C_COMPILER=clang")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+  set(ENABLE_ASAN ON)
+  set(ENABLE_UBSAN ON)
+endif()
 if(ENABLE_ASAN)
   list(APPEND PDSIM_SAN_FLAGS -fsanitize=address)
 endif()
