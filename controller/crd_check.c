@@ -218,13 +218,23 @@ static void join(char *out, size_t len, const char *path, const char *key)
     snprintf(out, len, "%s%s%s", path, path[0] ? "." : "", key);
 }
 
+/* A JSON number with an integer value that fits int64 (YAML's .nan, .inf and
+ * 1e300 do not; converting them to an integer type would be undefined). */
+static bool is_int64(const cJSON *v)
+{
+    if (!cJSON_IsNumber(v))
+        return false;
+    double d = v->valuedouble;
+    return d >= -0x1p63 && d < 0x1p63 && d == (double)(long long)d;
+}
+
 static int walk(const cJSON *s, cJSON *v, const char *path, char *err, size_t errlen)
 {
     const char *t = str(s, "type");
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "x-kubernetes-int-or-string"))) {
         if (cJSON_IsString(v))
             return check_string(s, v, path, err, errlen);
-        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+        if (!is_int64(v))
             return fail(err, errlen, path, "must be an integer or a string");
         return 0;
     }
@@ -236,8 +246,7 @@ static int walk(const cJSON *s, cJSON *v, const char *path, char *err, size_t er
         return fail(err, errlen, path, "must be a string");
     if (t && strcmp(t, "boolean") == 0 && !cJSON_IsBool(v))
         return fail(err, errlen, path, "must be true or false");
-    if (t && strcmp(t, "integer") == 0 &&
-        (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble))
+    if (t && strcmp(t, "integer") == 0 && !is_int64(v))
         return fail(err, errlen, path, "must be an integer");
     if (t && strcmp(t, "number") == 0 && !cJSON_IsNumber(v))
         return fail(err, errlen, path, "must be a number");

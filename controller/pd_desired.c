@@ -12,6 +12,8 @@
 #define MAX_NAME 53 /* "NAME-p-service" stays within 63 characters */
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -184,6 +186,7 @@ static int read_cr(const cJSON *cr, struct cr *c, char *err, size_t errlen)
 
 /* ---- simulator arguments ---- */
 
+static void add_arg(cJSON *args, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add_arg(cJSON *args, const char *fmt, ...)
 {
     char buf[4096];

@@ -9,7 +9,7 @@ for what in "$@"; do
   case "$what" in
     build) ;;
     test) pkgs+=(libcmocka-dev python3 clang-format prometheus nodejs npm openssl python3-yaml
-                 kubernetes-client) ;;
+                 kubernetes-client clang libclang-rt-14-dev) ;;
     bench) pkgs+=(nginx-light wrk gnuplot-nox) ;;
     *) echo "deps.sh: unknown group '$what' (build, test, bench)" >&2; exit 2 ;;
   esac

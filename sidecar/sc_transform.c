@@ -104,7 +104,10 @@ long sc_cached_tokens(const cJSON *resp)
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
     const cJSON *det = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(det, "cached_tokens");
-    return cJSON_IsNumber(ct) && ct->valuedouble > 0 ? (long)ct->valuedouble : 0;
+    /* below 2^63 before the cast: converting a larger double is undefined */
+    return cJSON_IsNumber(ct) && ct->valuedouble > 0 && ct->valuedouble < 0x1p63
+               ? (long)ct->valuedouble
+               : 0;
 }
 
 char *sc_nixl_prefill_body(const cJSON *client)

@@ -48,7 +48,8 @@ char *sc_shared_storage_decode_body(const cJSON *client);
 char *sc_sglang_body(const cJSON *client, const char *bootstrap_host, long bootstrap_port,
                      long long bootstrap_room);
 
-/* The prefiller's usage.prompt_tokens_details.cached_tokens, 0 when absent. */
+/* The prefiller's usage.prompt_tokens_details.cached_tokens, 0 when absent,
+ * not positive or not below 2^63. */
 long sc_cached_tokens(const cJSON *prefill_response);
 
 #endif

@@ -27,19 +27,26 @@ double sim_lat_load_factor(const struct sim_lat *l, long running)
     return 1.0 + (l->time_factor - 1.0) * (double)(running - 1) / (double)(l->max_num_seqs - 1);
 }
 
+/* Round to whole nanoseconds, saturating at SIM_LAT_MAX_NS: a huge setting
+ * (--prefill-time-per-token=2000000h) times a long prompt is beyond int64. */
+static int64_t round_ns(double v)
+{
+    return v < (double)SIM_LAT_MAX_NS ? (int64_t)(v + 0.5) : SIM_LAT_MAX_NS;
+}
+
 int64_t sim_lat_jitter(struct sim_rng *r, double mean, double sd)
 {
     if (mean <= 0)
         return 0;
     if (sd <= 0)
-        return (int64_t)(mean + 0.5);
+        return round_ns(mean);
     double v = mean + sd * sim_rng_normal(r);
     double lo = 0.3 * mean, hi = 1.7 * mean;
     if (v < lo)
         v = lo;
     if (v > hi)
         v = hi;
-    return (int64_t)(v + 0.5);
+    return round_ns(v);
 }
 
 static int64_t remote_ttft(const struct sim_lat *l, struct sim_rng *r, long n)

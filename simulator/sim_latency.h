@@ -32,7 +32,12 @@ void sim_lat_from_config(struct sim_lat *l, const struct sim_config *c);
 /* L(running): 1 when max_num_seqs <= 1; running counts this request. */
 double sim_lat_load_factor(const struct sim_lat *l, long running);
 
-/* mean + sd*Z clamped to [0.3, 1.7] x mean, in ns; exactly mean when sd is 0. */
+/* The longest latency returned (2^62 ns, about 146 years), so that a sample
+ * added to a clock reading never overflows. */
+#define SIM_LAT_MAX_NS ((int64_t)1 << 62)
+
+/* mean + sd*Z clamped to [0.3, 1.7] x mean, in ns; exactly mean when sd is 0;
+ * at most SIM_LAT_MAX_NS. */
 int64_t sim_lat_jitter(struct sim_rng *r, double mean, double sd);
 
 /* Time to first token in ns for a prompt of n tokens, c of them cached.

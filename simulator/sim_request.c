@@ -156,7 +156,8 @@ static int token_prompt(struct sim_request *req, const cJSON *arr, char *err, si
     const cJSON *t;
     cJSON_ArrayForEach(t, arr)
     {
-        if (!cJSON_IsNumber(t) || t->valuedouble < 0 ||
+        /* below 2^63 before the cast: converting a larger double is undefined */
+        if (!cJSON_IsNumber(t) || !(t->valuedouble >= 0 && t->valuedouble < 0x1p63) ||
             t->valuedouble != (double)(long)t->valuedouble) {
             snprintf(err, errlen, "field 'prompt' token ids must be non-negative integers");
             buf_release(&b);

@@ -92,6 +92,15 @@ static void test_errors(void **state)
     assert_non_null(strstr(check(HEAD "spec: {model: m, decode: {sidecar: {connector: x}}}\n"),
                            "spec.decode.sidecar.connector:"));
     assert_string_equal(check(HEAD "spec: {}\n"), "spec.model: Required value");
+    /* found by fuzz_pd_desired: .nan and huge numbers were converted to long long (undefined) */
+    assert_string_equal(check(HEAD "spec: {model: m, simulator: {timeToFirstToken: .nan}}\n"),
+                        "spec.simulator.timeToFirstToken: must be an integer or a string");
+    assert_string_equal(check(HEAD "spec: {model: m, simulator: {timeToFirstToken: -.inf}}\n"),
+                        "spec.simulator.timeToFirstToken: must be an integer or a string");
+    assert_string_equal(check(HEAD "spec: {model: m, prefill: {replicas: 1e300}}\n"),
+                        "spec.prefill.replicas: must be an integer");
+    assert_string_equal(check(HEAD "spec: {model: m, prefill: {replicas: .NaN}}\n"),
+                        "spec.prefill.replicas: must be an integer");
     assert_non_null(strstr(check(HEAD "spec: {model: m, simulator: {timeToFirstToken: 100ms, "
                                       "timeToFirstTokenStdDev: 40ms}}\n"),
                            "spec.simulator: timeToFirstTokenStdDev must be at most 0.3 x"));

@@ -49,6 +49,27 @@ static void test_jitter_submillisecond_not_truncated(void **state)
     assert_true(sim_lat_jitter(&r, 0, 5) == 0);
 }
 
+/* Found by fuzz_sim_admin_config: prefill-time-per-token 35h and a long
+ * prompt is beyond int64 nanoseconds (the cast was undefined, INT64_MIN on
+ * x86); latencies saturate instead. */
+static void test_huge_latency_saturates(void **state)
+{
+    (void)state;
+    struct sim_rng r;
+    struct sim_lat l;
+    sim_rng_seed(&r, 1);
+    memset(&l, 0, sizeof(l));
+    l.time_factor = 1.0;
+    l.max_num_seqs = 1;
+    l.prefill_per_token = 35 * 3600 * 1000 * MS;
+    assert_true(sim_lat_ttft(&l, &r, 1L << 20, 0, false, 1) == SIM_LAT_MAX_NS);
+    l.prefill_sd = l.prefill_per_token;
+    assert_true(sim_lat_ttft(&l, &r, 1L << 20, 0, false, 1) == SIM_LAT_MAX_NS);
+    assert_true(sim_lat_jitter(&r, 1e30, 0) == SIM_LAT_MAX_NS);
+    assert_true(sim_lat_jitter(&r, 1e30, 1e29) == SIM_LAT_MAX_NS);
+    assert_true(sim_lat_jitter(&r, (double)SIM_LAT_MAX_NS / 2, 0) == SIM_LAT_MAX_NS / 2);
+}
+
 static void test_load_factor(void **state)
 {
     (void)state;
@@ -107,6 +128,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jitter_distribution),
         cmocka_unit_test(test_jitter_submillisecond_not_truncated),
+        cmocka_unit_test(test_huge_latency_saturates),
         cmocka_unit_test(test_load_factor),
         cmocka_unit_test(test_calculators),
     };

@@ -93,6 +93,10 @@ static void test_errors(void **state)
          "field 'kv_transfer_params' must be an object", "kv_transfer_params"},
         {SIM_API_COMPLETIONS, "{\"prompt\":[\"a\",\"\"]}", "prompt must not be empty", "prompt"},
         {SIM_API_COMPLETIONS, "{\"prompt\":[1,-2]}", "non-negative integers", "prompt"},
+        /* found by fuzz_sim_request: token ids past 2^63 were cast to long (undefined) */
+        {SIM_API_COMPLETIONS, "{\"prompt\":[1e300]}", "non-negative integers", "prompt"},
+        {SIM_API_COMPLETIONS, "{\"prompt\":[[9223372036854775808]]}", "non-negative integers",
+         "prompt"},
         {SIM_API_COMPLETIONS, "{\"prompt\":true}", "must be a string", "prompt"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -90,6 +90,10 @@ static void test_paths_and_cached(void **state)
     r = cJSON_Parse("{\"usage\":{\"prompt_tokens_details\":null}}");
     assert_int_equal(sc_cached_tokens(r), 0);
     cJSON_Delete(r);
+    /* found by fuzz_sc_transform: a huge value was converted to long (undefined) */
+    r = cJSON_Parse("{\"usage\":{\"prompt_tokens_details\":{\"cached_tokens\":2e109}}}");
+    assert_int_equal(sc_cached_tokens(r), 0);
+    cJSON_Delete(r);
 }
 
 /* The decoder's SSE output, fed split at every pair of points, comes out
