@@ -429,7 +429,34 @@ static cJSON *container(const struct cr *c, const struct pd_opts *o, const char 
     cJSON_AddNumberToObject(probe, "periodSeconds", 2);
     if (resources)
         cJSON_AddItemToObject(k, "resources", cJSON_Duplicate(resources, 1));
+    /* Hardened as the Pod Security "restricted" profile asks; /tmp (an emptyDir)
+     * is the only writable place, for the self-signed certificate file. */
+    cJSON *sec = cJSON_AddObjectToObject(k, "securityContext");
+    cJSON_AddFalseToObject(sec, "allowPrivilegeEscalation");
+    cJSON_AddTrueToObject(sec, "readOnlyRootFilesystem");
+    cJSON *drop = cJSON_AddArrayToObject(cJSON_AddObjectToObject(sec, "capabilities"), "drop");
+    cJSON_AddItemToArray(drop, cJSON_CreateString("ALL"));
+    cJSON *mount = cJSON_CreateObject();
+    cJSON_AddStringToObject(mount, "name", "tmp");
+    cJSON_AddStringToObject(mount, "mountPath", "/tmp");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(k, "volumeMounts"), mount);
     return k;
+}
+
+/* The pod's part of the hardening: non-root (the image's user), the runtime's
+ * default seccomp profile, and the /tmp emptyDir the containers mount. */
+static void harden_pod(cJSON *pspec)
+{
+    cJSON *sec = cJSON_AddObjectToObject(pspec, "securityContext");
+    cJSON_AddTrueToObject(sec, "runAsNonRoot");
+    cJSON_AddNumberToObject(sec, "runAsUser", 65532);
+    cJSON_AddNumberToObject(sec, "runAsGroup", 65532);
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(sec, "seccompProfile"), "type",
+                            "RuntimeDefault");
+    cJSON *tmp = cJSON_CreateObject();
+    cJSON_AddStringToObject(tmp, "name", "tmp");
+    cJSON_AddObjectToObject(tmp, "emptyDir");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(pspec, "volumes"), tmp);
 }
 
 static cJSON *deployment(const struct cr *c, const struct role *r, cJSON *containers)
@@ -449,6 +476,7 @@ static cJSON *deployment(const struct cr *c, const struct role *r, cJSON *contai
     cJSON_AddItemToObject(tmeta, "labels", labels(c, r->name, false));
     cJSON *pspec = cJSON_AddObjectToObject(tmpl, "spec");
     cJSON_AddItemToObject(pspec, "containers", containers);
+    harden_pod(pspec);
     return d;
 }
 

@@ -27,9 +27,14 @@ int sc_split_host_port(const char *hp, char *host, size_t hostlen, int *port)
     }
     if (hl == 0 || hl >= hostlen)
         return -EINVAL;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (end == colon + 1 || *end || p < 1 || p > 65535)
+    /* Canonical decimal only ("080", "+80" are refused): the allow-list check
+     * and the connection must read the same port. */
+    const char *ds = colon + 1;
+    size_t nd = strspn(ds, "0123456789");
+    if (nd == 0 || nd > 5 || ds[nd] || ds[0] == '0')
+        return -EINVAL;
+    long p = strtol(ds, NULL, 10);
+    if (p < 1 || p > 65535)
         return -EINVAL;
     for (size_t i = 0; i < hl; i++) {
         unsigned char c = (unsigned char)hp[i];

@@ -227,6 +227,53 @@ class ControllerTest(unittest.TestCase):
                    lambda v: v >= 1)
         self.converged("a", "decode", n)
 
+    def test_api_server_killed_mid_reconcile_of_50(self):
+        """The API server is SIGKILLed while 50 resources are being reconciled and
+        comes back with its objects but no watch history (410 for every old
+        resourceVersion): every resource converges, and changes made after the
+        restart are applied."""
+        state = os.path.join(self.dir, "etcd.json")
+        self.ctl.stop()
+        self.fake.stop()
+        self.fake = Fake("--bookmark-interval", "0.5", "--state", state)
+        self.addCleanup(self.fake.stop)
+        port = self.fake.port
+        kc = os.path.join(self.dir, "kc.yaml")
+        with open(kc, "w") as f:
+            f.write("current-context: c\nclusters: [{name: f, cluster: {server: "
+                    "'http://127.0.0.1:%d'}}]\ncontexts: [{name: c, context: {cluster: f}}]\n"
+                    % port)
+        self.ctl = Proc(CONTROLLER, self.ctl_args, base=False)
+        # rollouts take a while, so the kill lands before any resource is Ready
+        self.fake.req("POST", "/fake/deployments", {"mode": "delayed", "delay": 2})
+        names = ["r%02d" % i for i in range(50)]
+        for n in names[:30]:
+            self.assertEqual(self.fake.req("POST", PD, {"metadata": {"name": n},
+                                                        "spec": {"model": "m"}})[0], 201)
+        # mid-reconcile: some children exist, most statuses are not written yet
+        eventually(lambda: self.get(DEP + "/r00-d"), lambda d: d is not None)
+        items = self.get(PD)["items"]
+        self.fake.p.kill()
+        ready = [pd for pd in items for c in (pd.get("status") or {}).get("conditions", [])
+                 if c["type"] == "Ready" and c["status"] == "True"]
+        self.assertLess(len(ready), 30)  # the kill did land mid-reconcile
+        self.fake.p.wait(10)
+        self.fake.p.stdout.close()
+        time.sleep(1.5)  # the controller meets refused connections meanwhile
+        self.fake = Fake("--bookmark-interval", "0.5", "--state", state, "--port", str(port))
+        self.addCleanup(self.fake.stop)
+        for n in names[30:]:
+            self.assertEqual(self.fake.req("POST", PD, {"metadata": {"name": n},
+                                                        "spec": {"model": "m"}})[0], 201)
+        for n in names[::7]:
+            self.set_replicas(n, "decode", 2)
+        for n in names:
+            self.converged(n, "decode", 2 if n in names[::7] else 1, seconds=60)
+            self.converged(n, "prefill", 1, seconds=60)
+            self.assertIsNotNone(self.get(SVC + "/%s-d-service" % n))
+        self.assertGreater(self.metric("pdsim_controller_watch_restarts_total"), 0)
+        self.assertEqual(self.ctl.p.poll(), None)  # never gave up
+
     def test_restart_makes_no_writes(self):
         """A new controller over converged children writes nothing: list items without
         kind, and resources the server normalised (cpu: 1 -> "1", 2000m -> "2"), still
@@ -324,6 +371,44 @@ class LeaderElectionTest(unittest.TestCase):
             self.assertEqual(a.stop(), 0)
             self.assertEqual(b.stop(), 0)
             os.system("rm -rf " + d)
+
+
+class LeaderKillTest(unittest.TestCase):
+    def test_killed_leader_is_replaced_within_the_lease(self):
+        """SIGKILL leaves the Lease held: the standby takes over once it expires
+        (15 s), not before, and then reconciles."""
+        fake = Fake()
+        self.addCleanup(fake.stop)
+        d = tempfile.mkdtemp()
+        self.addCleanup(os.system, "rm -rf " + d)
+        kc = os.path.join(d, "kc.yaml")
+        with open(kc, "w") as f:
+            f.write("current-context: c\nclusters: [{name: f, cluster: {server: "
+                    "'http://127.0.0.1:%d'}}]\ncontexts: [{name: c, context: {cluster: f}}]\n"
+                    % fake.port)
+        args = ["--kubeconfig", kc, "--namespace", "default", "--image", "img",
+                "--health-probe-bind-address", "127.0.0.1:0", "--leader-elect",
+                "--leader-election-namespace", "default"]
+        a = Proc(CONTROLLER, args, base=False)
+        self.addCleanup(a.stop)
+        leader = lambda p: any(j.get("msg") == "became leader" for j in p.logs())
+        eventually(lambda: leader(a), lambda ok: ok)
+        b = Proc(CONTROLLER, args, base=False)
+        self.addCleanup(b.stop)
+        time.sleep(1)
+        self.assertFalse(leader(b))
+        a.p.kill()
+        t0 = time.monotonic()
+        fake.req("POST", PD, {"metadata": {"name": "k"}, "spec": {"model": "m"}})
+        eventually(lambda: leader(b), lambda ok: ok, seconds=25)
+        took = time.monotonic() - t0
+        self.assertGreater(took, 10)  # the dead leader's Lease was respected...
+        self.assertLess(took, 15 + 2 + 3)  # ...and taken once it expired (plus a retry)
+        eventually(lambda: fake.req("GET", DEP + "/k-d")[0], lambda s: s == 200)
+        lease = self_get(fake, "/apis/coordination.k8s.io/v1/namespaces/default/leases/"
+                         "pdsim-controller")
+        self.assertEqual(lease["spec"]["leaseTransitions"], 1)
+        self.assertEqual(b.stop(), 0)
 
 
 def self_get(fake, path):

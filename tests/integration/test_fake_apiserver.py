@@ -51,7 +51,8 @@ class Fake:
         return events
 
     def stop(self):
-        self.p.terminate()
+        if self.p.poll() is None:
+            self.p.terminate()
         self.p.wait(10)
         self.p.stdout.close()
 

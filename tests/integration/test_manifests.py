@@ -2,6 +2,7 @@
 what the controller calls, the controller Deployment runs non-root with probes, and every
 flag it passes is one pdsim-controller accepts. (No kubectl here: structure only.)"""
 
+import json
 import os
 import subprocess
 import sys
@@ -119,6 +120,37 @@ class ManifestTest(unittest.TestCase):
                                   timeout=30).stdout
         for arg in c["args"]:
             self.assertIn(arg.split("=")[0], helptext)
+
+
+def assert_hardened(test, pod, where):
+    """Pod Security "restricted": non-root, RuntimeDefault seccomp, no privilege
+    escalation, a read-only root file system and every capability dropped."""
+    psec = pod.get("securityContext") or {}
+    test.assertTrue(psec.get("runAsNonRoot"), where)
+    test.assertEqual((psec.get("seccompProfile") or {}).get("type"), "RuntimeDefault", where)
+    for c in pod["containers"]:
+        sec = c.get("securityContext") or {}
+        test.assertIs(sec.get("allowPrivilegeEscalation"), False, (where, c["name"]))
+        test.assertIs(sec.get("readOnlyRootFilesystem"), True, (where, c["name"]))
+        test.assertEqual(sec.get("capabilities"), {"drop": ["ALL"]}, (where, c["name"]))
+
+
+class HardeningTest(unittest.TestCase):
+    def test_every_pod_is_hardened(self):
+        pods = [("controller.yaml", load_all("manifests/base/controller.yaml")[0])]
+        pods += [("vllm-sim-pd.yaml " + d["metadata"]["name"], d)
+                 for d in load_all("manifests/vllm-sim-pd.yaml") if d["kind"] == "Deployment"]
+        with open(os.path.join(ROOT, "tests/unit/golden/pdsim-vllm-sim.children.json")) as f:
+            children = json.load(f)
+        pods += [("controller child " + d["metadata"]["name"], d)
+                 for d in (children if isinstance(children, list) else children.get("items", []))
+                 if d.get("kind") == "Deployment"]
+        self.assertGreaterEqual(len(pods), 5)
+        for where, d in pods:
+            assert_hardened(self, d["spec"]["template"]["spec"], where)
+        # the image runs as that non-root user
+        with open(os.path.join(ROOT, "Dockerfile")) as f:
+            self.assertIn("USER 65532:65532", f.read())
 
 
 class StandaloneManifestTest(unittest.TestCase):

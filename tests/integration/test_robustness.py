@@ -246,14 +246,15 @@ class AbuseTest(unittest.TestCase):
 
 class FaultTest(unittest.TestCase):
     def test_sigterm_during_100_streams(self):
-        for timeout, finish in (("30s", True), ("300ms", False)):
+        # drain: 50 tokens (1 s) each finish; timeout: 500 tokens (10 s) each cut short
+        for timeout, finish, ntok in (("30s", True, 50), ("300ms", False, 500)):
             sim = Proc(SIMULATOR, ["--model", M, "--inter-token-latency", "20ms",
                                    "--max-num-seqs", "200", "--shutdown-timeout", timeout],
                        http_threads=256)
             out = [None] * 100
 
             def go(i):
-                out[i] = collect_stream(sim.port, CHAT, chat(max_tokens=50, ignore_eos=True,
+                out[i] = collect_stream(sim.port, CHAT, chat(max_tokens=ntok, ignore_eos=True,
                                                              stream=True), timeout=60)
 
             ts = [threading.Thread(target=go, args=(i,)) for i in range(100)]
@@ -275,7 +276,7 @@ class FaultTest(unittest.TestCase):
                     self.assertEqual(content[-1]["choices"][0]["finish_reason"], "length")
                     toks = [c for c in content if c["choices"] and
                             c["choices"][0]["delta"].get("content")]
-                    self.assertEqual(len(toks), 50)
+                    self.assertEqual(len(toks), ntok)
                 else:  # a clean error event, then [DONE]
                     self.assertIn("shutting down", events[-2][1])
 

@@ -491,6 +491,41 @@ class SsrfTest(Base):
         self.assertEqual(st, 403)
 
 
+class SsrfBypassTest(Base):
+    def test_other_spellings_of_an_address_are_denied(self):
+        """Every spelling that could reach the upstream some other way is refused
+        (400 malformed, or 403 not on the allow-list) and sends it nothing: IPv6
+        literals, other schemes, userinfo, paths, decimal, hex, octal and short IPv4
+        forms. Surrounding white space and an http:// prefix are trimmed, as upstream,
+        so those spellings are the canonical address and are checked as it is."""
+        up = self.upstream(prefill_ok())
+        dec = self.upstream(decode_json)
+        body = {"model": "m", "prompt": "x"}
+        p = up.port
+        tricks = ["[::1]:%d" % p, "[::ffff:127.0.0.1]:%d" % p, "https://127.0.0.1:%d" % p,
+                  "//127.0.0.1:%d" % p, "evil@127.0.0.1:%d" % p, "127.0.0.1:%d@evil:80" % p,
+                  "http://evil@127.0.0.1:%d" % p, "127.0.0.1:%d#x" % p, "127.0.0.1:%d/x" % p,
+                  "2130706433:%d" % p, "0x7f000001:%d" % p, "0177.0.0.1:%d" % p,
+                  "0177.0.0.01:%d" % p, "127.1:%d" % p, "127.0.0.1.:%d" % p,
+                  "127.0.0.1:0%d" % p, "127.0.0.1:+%d" % p, "localhost:%d" % p,
+                  "127.0.0.1:%d:%d" % (p, p), "127.0.0.1%%00:%d" % p]
+        same = [" 127.0.0.1:%d " % p, "http://127.0.0.1:%d" % p, "HTTP://127.0.0.1:%d" % p,
+                "127.0.0.1:%d, 10.9.9.9:80" % p]
+        for allow in ("127.0.0.1:%d" % p, "127.0.0.0/8", "10.0.0.0/8"):
+            sc = self.start(dec.port, "--enable-ssrf-protection", "--ssrf-allow", allow)
+            for t in tricks:
+                st, j = sc.json("POST", "/v1/completions", body, {"x-prefiller-host-port": t})
+                self.assertIn(st, (400, 403), (allow, t, j))
+                self.assertEqual(j["error"]["code"], st)
+            self.assertEqual(len(up.reqs), 0, up.reqs[:1])
+            # the canonical spelling passes exactly where the list allows it
+            for t in same:
+                st, _ = sc.json("POST", "/v1/completions", body, {"x-prefiller-host-port": t})
+                self.assertEqual(st, 403 if allow == "10.0.0.0/8" else 200, (allow, t))
+            self.assertEqual(len(up.reqs), 0 if allow == "10.0.0.0/8" else len(same))
+            up.reqs.clear()
+
+
 class ConnectorTest(Base):
     def client(self, **kw):
         c = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 9}

@@ -37,8 +37,11 @@ Test hooks under /fake/ (never used by the controller):
   POST /fake/token {"token": T}   the bearer token required from now on (--token sets
       the first; without either, no authentication is checked).
 
-Run: fake_apiserver.py [--history N] [--bookmark-interval S] [--gc-delay S]; it prints
-{"port": N} on stdout once it listens.
+Run: fake_apiserver.py [--port P] [--history N] [--bookmark-interval S] [--gc-delay S]
+[--state FILE]; it prints {"port": N} on stdout once it listens. With --state, every
+acknowledged write is saved to FILE first (as etcd keeps it), and a server started again
+on that FILE, e.g. after a SIGKILL, serves the same objects with an empty watch history
+and resourceVersions 1000 later, so the old ones are expired: a restarted API server.
 """
 
 import argparse
@@ -46,6 +49,7 @@ import bisect
 import copy
 import http.server
 import json
+import os
 import socket
 import socketserver
 import sys
@@ -154,10 +158,16 @@ def spec_part(obj):
 
 
 class Store:
-    def __init__(self, history, bookmark_interval, gc_delay):
+    def __init__(self, history, bookmark_interval, gc_delay, state=None):
         self.lock = threading.Condition()
         self.rv = 100
         self.objects = {}  # (res, ns, name) -> object
+        self.state = state
+        if state and os.path.exists(state):
+            with open(state) as f:
+                saved = json.load(f)
+            self.rv = saved["rv"] + 1000  # restarted: every old resourceVersion is too old
+            self.objects = {tuple(k): o for k, o in saved["objects"]}
         self.history = []  # (rv, type, res, obj)
         self.max_history = history
         self.watchers = []
@@ -175,7 +185,17 @@ class Store:
         self.rv += 1
         return str(self.rv)
 
+    def save(self):
+        if not self.state:
+            return
+        tmp = self.state + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"rv": self.rv, "objects": [[list(k), o] for k, o in self.objects.items()]},
+                      f)
+        os.replace(tmp, self.state)
+
     def record(self, etype, res, obj):
+        self.save()  # before the answer: an acknowledged write survives a SIGKILL
         self.history.append((self.rv, etype, res, copy.deepcopy(obj)))
         if len(self.history) > self.max_history:
             del self.history[: len(self.history) - self.max_history]
@@ -598,8 +618,12 @@ def main():
     ap.add_argument("--bookmark-interval", type=float, default=1.0)
     ap.add_argument("--gc-delay", type=float, default=0.2)
     ap.add_argument("--token", default=None)
+    ap.add_argument("--state", default=None)
     a = ap.parse_args()
-    Handler.store = Store(a.history, a.bookmark_interval, a.gc_delay)
+    Handler.store = Store(a.history, a.bookmark_interval, a.gc_delay, a.state)
+    with Handler.store.lock:  # the deployment controller resyncs what it had not rolled out
+        for key in [k for k in Handler.store.objects if k[0] == "deployments"]:
+            Handler.store.after_write("deployments", key)
     Handler.store.token = a.token
     srv = Server(("127.0.0.1", a.port), Handler)
     print(json.dumps({"port": srv.server_address[1]}), flush=True)
