@@ -55,6 +55,39 @@ static void bounds(const cJSON *s, const char *kmin, const char *kmax, double dl
         *hi = *lo;
 }
 
+/* minimum/maximum with exclusiveMinimum/exclusiveMaximum, as one closed range
+ * (for integers the next integer inside), then as bounds() for what is missing. */
+static void num_bounds(const cJSON *s, bool integer, double dlo, double dhi, double *lo, double *hi)
+{
+    const cJSON *mi = cJSON_GetObjectItemCaseSensitive(s, "minimum");
+    const cJSON *ma = cJSON_GetObjectItemCaseSensitive(s, "maximum");
+    const cJSON *emi = cJSON_GetObjectItemCaseSensitive(s, "exclusiveMinimum");
+    const cJSON *ema = cJSON_GetObjectItemCaseSensitive(s, "exclusiveMaximum");
+    bool ga = cJSON_IsNumber(mi), gb = cJSON_IsNumber(ma);
+    double a = ga ? mi->valuedouble : dlo, b = gb ? ma->valuedouble : dhi;
+    if (cJSON_IsNumber(emi)) {
+        double m = integer ? floor(emi->valuedouble) + 1 : nextafter(emi->valuedouble, INFINITY);
+        a = ga && a > m ? a : m;
+        ga = true;
+    }
+    if (cJSON_IsNumber(ema)) {
+        double m = integer ? ceil(ema->valuedouble) - 1 : nextafter(ema->valuedouble, -INFINITY);
+        b = gb && b < m ? b : m;
+        gb = true;
+    }
+    double span = dhi > dlo ? dhi - dlo : 0;
+    *lo = a;
+    *hi = b;
+    if (a <= b)
+        return;
+    if (ga && !gb)
+        *hi = a + span;
+    else if (gb && !ga)
+        *lo = b - span;
+    else
+        *hi = a;
+}
+
 static int put_double(struct buf *b, double v)
 {
     char s[40];
@@ -76,7 +109,7 @@ static void gen_value(struct gctx *g, const cJSON *s, int depth, bool top);
 static void gen_integer(struct gctx *g, const cJSON *s)
 {
     double lo, hi;
-    bounds(s, "minimum", "maximum", (double)g->cfg->min_int, (double)g->cfg->max_int, &lo, &hi);
+    num_bounds(s, true, (double)g->cfg->min_int, (double)g->cfg->max_int, &lo, &hi);
     /* both bounds into +-2^53 first: casting 1e300 to int64_t is undefined */
     lo = fmin(fmax(ceil(lo), -SAFE_INT), SAFE_INT);
     hi = fmax(fmin(floor(hi), SAFE_INT), -SAFE_INT);
@@ -86,7 +119,7 @@ static void gen_integer(struct gctx *g, const cJSON *s)
 static void gen_number(struct gctx *g, const cJSON *s)
 {
     double lo, hi;
-    bounds(s, "minimum", "maximum", g->cfg->min_num, g->cfg->max_num, &lo, &hi);
+    num_bounds(s, false, g->cfg->min_num, g->cfg->max_num, &lo, &hi);
     double v = lo + sim_rng_double(g->r) * (hi - lo);
     (void)!put_double(g->out, isfinite(v) ? v : 0);
 }

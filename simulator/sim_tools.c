@@ -54,8 +54,17 @@ __attribute__((format(printf, 2, 3))) static int fail(struct vctx *v, const char
 static const char *const types[] = {"object",  "array",   "string", "number",
                                     "integer", "boolean", "null",   NULL};
 
-/* Upstream's whitelist, plus minimum/maximum, title and default. */
+/* Upstream's whitelist, plus minimum/maximum, title and default, and what
+ * newer upstream versions and pydantic schemas carry: format, pattern,
+ * minLength/maxLength (accepted, not used to generate) and
+ * exclusiveMinimum/exclusiveMaximum (honoured). */
 static const char *const keywords[] = {"type",
+                                       "format",
+                                       "pattern",
+                                       "minLength",
+                                       "maxLength",
+                                       "exclusiveMinimum",
+                                       "exclusiveMaximum",
                                        "description",
                                        "enum",
                                        "properties",
@@ -182,11 +191,43 @@ static int check_bounds(struct vctx *v, const cJSON *s, const char *type)
                     lo && (!is_integer(lo) || lo->valuedouble < 0) ? "minItems" : "maxItems");
     if (lo && hi && lo->valuedouble > hi->valuedouble)
         return fail(v, "\"minItems\" is greater than \"maxItems\"");
+    static const char *const strs[] = {"format", "pattern"};
+    static const char *const lens[] = {"minLength", "maxLength"};
+    static const char *const nums[] = {"exclusiveMinimum", "exclusiveMaximum"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(s, strs[i]);
+        if (k && !cJSON_IsString(k))
+            return fail(v, "\"%s\" must be a string", strs[i]);
+        k = cJSON_GetObjectItemCaseSensitive(s, lens[i]);
+        if (k && (!is_integer(k) || k->valuedouble < 0))
+            return fail(v, "\"%s\" must be a non-negative integer", lens[i]);
+        k = cJSON_GetObjectItemCaseSensitive(s, nums[i]);
+        if (k && !cJSON_IsNumber(k))
+            return fail(v, "\"%s\" must be a number", nums[i]);
+    }
+    const cJSON *ln = cJSON_GetObjectItemCaseSensitive(s, "minLength");
+    const cJSON *lx = cJSON_GetObjectItemCaseSensitive(s, "maxLength");
+    if (ln && lx && ln->valuedouble > lx->valuedouble)
+        return fail(v, "\"minLength\" is greater than \"maxLength\"");
     lo = cJSON_GetObjectItemCaseSensitive(s, "minimum");
     hi = cJSON_GetObjectItemCaseSensitive(s, "maximum");
     if ((lo && !cJSON_IsNumber(lo)) || (hi && !cJSON_IsNumber(hi)))
         return fail(v, "\"%s\" must be a number",
                     lo && !cJSON_IsNumber(lo) ? "minimum" : "maximum");
+    const cJSON *elo = cJSON_GetObjectItemCaseSensitive(s, "exclusiveMinimum");
+    const cJSON *ehi = cJSON_GetObjectItemCaseSensitive(s, "exclusiveMaximum");
+    if ((elo || lo) && (ehi || hi)) { /* some value must lie strictly/inside both */
+        double a = lo ? lo->valuedouble : -INFINITY, b = hi ? hi->valuedouble : INFINITY;
+        bool int_type = strcmp(type, "integer") == 0;
+        if (elo)
+            a = fmax(a, int_type ? floor(elo->valuedouble) + 1
+                                 : nextafter(elo->valuedouble, INFINITY));
+        if (ehi)
+            b = fmin(b, int_type ? ceil(ehi->valuedouble) - 1
+                                 : nextafter(ehi->valuedouble, -INFINITY));
+        if ((elo || ehi) && (int_type ? ceil(a) > floor(b) : a > b))
+            return fail(v, "no value lies between the lower and the upper bound");
+    }
     if (lo && hi && lo->valuedouble > hi->valuedouble)
         return fail(v, "\"minimum\" is greater than \"maximum\"");
     if (lo && hi && strcmp(type, "integer") == 0 && ceil(lo->valuedouble) > floor(hi->valuedouble))

@@ -106,6 +106,29 @@ static void test_flag_bounds(void **state)
     assert_true(len_seen[2] > 0 && len_seen[3] > 0);
 }
 
+/* exclusiveMinimum/exclusiveMaximum are honoured, alone or with the inclusive ones. */
+static void test_exclusive_bounds(void **state)
+{
+    (void)state;
+    struct sim_rng r;
+    sim_rng_seed(&r, 9);
+    for (int k = 0; k < 200; k++) {
+        cJSON *a = args_of("{\"type\":\"object\",\"properties\":{\"i\":{\"type\":\"integer\","
+                           "\"exclusiveMinimum\":3,\"exclusiveMaximum\":6},\"j\":{\"type\":"
+                           "\"integer\",\"exclusiveMaximum\":-50},\"x\":{\"type\":\"number\","
+                           "\"minimum\":0,\"exclusiveMaximum\":0.5}},\"required\":[\"i\",\"j\","
+                           "\"x\"]}",
+                           &defaults, &r);
+        double i = cJSON_GetObjectItem(a, "i")->valuedouble;
+        double j = cJSON_GetObjectItem(a, "j")->valuedouble;
+        double x = cJSON_GetObjectItem(a, "x")->valuedouble;
+        assert_true(i == 4 || i == 5);
+        assert_true(j <= -51 && j >= -151); /* the flags' width below the bound */
+        assert_true(x >= 0 && x < 0.5);
+        cJSON_Delete(a);
+    }
+}
+
 /* Bounds beyond 2^53 are clamped there before any conversion to an integer. */
 static void test_huge_integer_bounds(void **state)
 {
@@ -307,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_flag_bounds),
         cmocka_unit_test(test_huge_integer_bounds),
+        cmocka_unit_test(test_exclusive_bounds),
         cmocka_unit_test(test_arrays_and_nesting),
         cmocka_unit_test(test_optional_probabilities),
         cmocka_unit_test(test_unvalidated_schemas),
