@@ -74,6 +74,17 @@ int buf_putc(struct buf *b, char c)
     return buf_append(b, &c, 1);
 }
 
+int buf_put_double(struct buf *b, double v)
+{
+    char s[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(s, sizeof(s), "%.*g", prec, v);
+        if (strtod(s, NULL) == v)
+            break;
+    }
+    return buf_puts(b, s);
+}
+
 int buf_put_long(struct buf *b, long long v)
 {
     char tmp[24];

@@ -35,6 +35,9 @@ int buf_puts(struct buf *b, const char *s) WARN_UNUSED;
 int buf_putc(struct buf *b, char c) WARN_UNUSED;
 /* Append a decimal integer without going through printf. */
 int buf_put_long(struct buf *b, long long v) WARN_UNUSED;
+/* Append the shortest decimal that reads back as v (as Go's encoding/json
+ * writes numbers). v must be finite: JSON has no NaN or infinity. */
+int buf_put_double(struct buf *b, double v) WARN_UNUSED;
 /* Make room for n more bytes up front (a hint; appends still check the cap). */
 void buf_reserve(struct buf *b, size_t n);
 /* printf-style append. Returns 0 or -E2BIG (buffer unchanged). */

@@ -45,18 +45,6 @@ double sim_resp_logprob(long pos, long alt)
     return -1.0 - (double)(pos % 3) * 0.1 - (double)alt * 0.5;
 }
 
-/* The shortest decimal that reads back as v (as Go's encoding/json writes it). */
-static int put_double(struct buf *b, double v)
-{
-    char s[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(s, sizeof(s), "%.*g", prec, v);
-        if (strtod(s, NULL) == v)
-            break;
-    }
-    return buf_puts(b, s);
-}
-
 /* tok, or its alternative alt ("tok_alt"), in a new heap string of *n bytes. */
 static char *lp_name(const char *tok, size_t len, long alt, size_t *n)
 {
@@ -76,7 +64,7 @@ static int lp_entry(struct buf *b, const char *tok, size_t len, long pos, long a
     int rc = buf_puts(b, "{\"token\":");
     rc = rc ? rc : buf_json_strn(b, name, n);
     rc = rc ? rc : buf_puts(b, ",\"logprob\":");
-    rc = rc ? rc : put_double(b, sim_resp_logprob(pos, alt));
+    rc = rc ? rc : buf_put_double(b, sim_resp_logprob(pos, alt));
     rc = rc ? rc : buf_puts(b, ",\"bytes\":");
     if (n == 0) {
         rc = rc ? rc : buf_puts(b, "null");
@@ -132,7 +120,7 @@ static int lp_obj(struct buf *b, enum sim_api api, const char *text, const struc
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (i)
             rc = buf_putc(b, ',');
-        rc = rc ? rc : put_double(b, sim_resp_logprob(first_pos + (long)i, 0));
+        rc = rc ? rc : buf_put_double(b, sim_resp_logprob(first_pos + (long)i, 0));
     }
     rc = rc ? rc : buf_puts(b, "],\"top_logprobs\":[");
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -144,7 +132,7 @@ static int lp_obj(struct buf *b, enum sim_api api, const char *text, const struc
             rc = rc ? rc : buf_json_strn(b, name, k);
             free(name);
             rc = rc ? rc : buf_putc(b, ':');
-            rc = rc ? rc : put_double(b, sim_resp_logprob(first_pos + (long)i, j));
+            rc = rc ? rc : buf_put_double(b, sim_resp_logprob(first_pos + (long)i, j));
         }
         rc = rc ? rc : buf_putc(b, '}');
     }

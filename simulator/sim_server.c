@@ -162,6 +162,20 @@ static bool is(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* The body of a control request (LoRA, /admin/config), at most 1 MB, into
+ * body. Returns 0, or the status of the error already sent (body released). */
+static int read_small_body(struct sim_server *s, struct mg_connection *c, struct buf *body)
+{
+    buf_init(body, 1u << 20);
+    int rd = httpd_read_body(c, body);
+    if (rd == 0)
+        return 0;
+    buf_release(body);
+    mg_disable_connection_keep_alive(c);
+    return rd == -E2BIG ? send_err(s, c, 413, "Request body is larger than the limit of 1 MB")
+                        : send_err(s, c, 400, "Failed to read request body");
+}
+
 /* POST /v1/load_lora_adapter {"lora_name","lora_path"} and
  * /v1/unload_lora_adapter {"lora_name"}: 200 with an empty body, as upstream.
  * Better than upstream: a malformed body or a name that is a served model is
@@ -172,14 +186,9 @@ static int handle_lora(struct sim_server *s, struct mg_connection *c, bool load)
     char err[512];
     const char *param;
     struct sim_lora_module m;
-    buf_init(&body, 1u << 20);
-    int rd = httpd_read_body(c, &body);
-    if (rd < 0) {
-        buf_release(&body);
-        mg_disable_connection_keep_alive(c);
-        return rd == -E2BIG ? send_err(s, c, 413, "Request body is larger than the limit of 1 MB")
-                            : send_err(s, c, 400, "Failed to read request body");
-    }
+    int rd = read_small_body(s, c, &body);
+    if (rd)
+        return rd;
     int rc = sim_lora_parse_request(buf_str(&body), body.len, load, &m, err, sizeof(err), &param);
     buf_release(&body);
     if (rc < 0) {
@@ -258,14 +267,9 @@ static int handle_admin_config(struct sim_server *s, struct mg_connection *c, co
         return method_not_allowed(s, c, "GET, POST");
     struct buf body;
     char err[512];
-    buf_init(&body, 1u << 20);
-    int rd = httpd_read_body(c, &body);
-    if (rd < 0) {
-        buf_release(&body);
-        mg_disable_connection_keep_alive(c);
-        return rd == -E2BIG ? send_err(s, c, 413, "Request body is larger than the limit of 1 MB")
-                            : send_err(s, c, 400, "Failed to read request body");
-    }
+    int rd = read_small_body(s, c, &body);
+    if (rd)
+        return rd;
     cJSON *patch = json_parse(buf_str(&body), body.len, err, sizeof(err));
     buf_release(&body);
     if (!patch)

@@ -88,17 +88,6 @@ static void num_bounds(const cJSON *s, bool integer, double dlo, double dhi, dou
         *hi = a;
 }
 
-static int put_double(struct buf *b, double v)
-{
-    char s[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(s, sizeof(s), "%.*g", prec, v);
-        if (strtod(s, NULL) == v)
-            break;
-    }
-    return buf_puts(b, s);
-}
-
 static void put(struct gctx *g, const char *s)
 {
     (void)!buf_puts(g->out, s); /* the buffer has no cap */
@@ -121,7 +110,7 @@ static void gen_number(struct gctx *g, const cJSON *s)
     double lo, hi;
     num_bounds(s, false, g->cfg->min_num, g->cfg->max_num, &lo, &hi);
     double v = lo + sim_rng_double(g->r) * (hi - lo);
-    (void)!put_double(g->out, isfinite(v) ? v : 0);
+    (void)!buf_put_double(g->out, isfinite(v) ? v : 0);
 }
 
 static void gen_array(struct gctx *g, const cJSON *s, int depth)

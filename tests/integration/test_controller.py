@@ -21,16 +21,19 @@ DEP = "/apis/apps/v1/namespaces/default/deployments"
 SVC = "/api/v1/namespaces/default/services"
 
 
+def write_kubeconfig(path, port):
+    with open(path, "w") as f:
+        f.write("current-context: c\nclusters: [{name: f, cluster: {server: "
+                "'http://127.0.0.1:%d'}}]\ncontexts: [{name: c, context: {cluster: f}}]\n" % port)
+
+
 class ControllerTest(unittest.TestCase):
     def setUp(self):
         self.fake = Fake("--bookmark-interval", "0.5")
         self.addCleanup(self.fake.stop)  # also when the controller cannot start
         self.dir = tempfile.mkdtemp()
         kc = os.path.join(self.dir, "kc.yaml")
-        with open(kc, "w") as f:
-            f.write("current-context: c\nclusters: [{name: f, cluster: {server: "
-                    "'http://127.0.0.1:%d'}}]\ncontexts: [{name: c, context: {cluster: f}}]\n"
-                    % self.fake.port)
+        write_kubeconfig(kc, self.fake.port)
         self.ctl_args = ["--kubeconfig", kc, "--namespace", "default", "--image",
                          "ghcr.io/pdsim/pdsim:test", "--health-probe-bind-address", "127.0.0.1:0",
                          "--v", "4"]
@@ -239,10 +242,7 @@ class ControllerTest(unittest.TestCase):
         self.addCleanup(self.fake.stop)
         port = self.fake.port
         kc = os.path.join(self.dir, "kc.yaml")
-        with open(kc, "w") as f:
-            f.write("current-context: c\nclusters: [{name: f, cluster: {server: "
-                    "'http://127.0.0.1:%d'}}]\ncontexts: [{name: c, context: {cluster: f}}]\n"
-                    % port)
+        write_kubeconfig(kc, port)
         self.ctl = Proc(CONTROLLER, self.ctl_args, base=False)
         # rollouts take a while, so the kill lands before any resource is Ready
         self.fake.req("POST", "/fake/deployments", {"mode": "delayed", "delay": 2})
@@ -329,10 +329,7 @@ class LeaderElectionTest(unittest.TestCase):
         self.addCleanup(fake.stop)
         d = tempfile.mkdtemp()
         kc = os.path.join(d, "kc.yaml")
-        with open(kc, "w") as f:
-            f.write("current-context: c\nclusters: [{name: f, cluster: {server: "
-                    "'http://127.0.0.1:%d'}}]\ncontexts: [{name: c, context: {cluster: f}}]\n"
-                    % fake.port)
+        write_kubeconfig(kc, fake.port)
         args = ["--kubeconfig", kc, "--namespace", "default", "--image", "img",
                 "--health-probe-bind-address", "127.0.0.1:0", "--leader-elect",
                 "--leader-election-namespace", "default"]
@@ -382,10 +379,7 @@ class LeaderKillTest(unittest.TestCase):
         d = tempfile.mkdtemp()
         self.addCleanup(os.system, "rm -rf " + d)
         kc = os.path.join(d, "kc.yaml")
-        with open(kc, "w") as f:
-            f.write("current-context: c\nclusters: [{name: f, cluster: {server: "
-                    "'http://127.0.0.1:%d'}}]\ncontexts: [{name: c, context: {cluster: f}}]\n"
-                    % fake.port)
+        write_kubeconfig(kc, fake.port)
         args = ["--kubeconfig", kc, "--namespace", "default", "--image", "img",
                 "--health-probe-bind-address", "127.0.0.1:0", "--leader-elect",
                 "--leader-election-namespace", "default"]
