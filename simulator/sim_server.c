@@ -176,7 +176,11 @@ static int handle_lora(struct sim_server *s, struct mg_connection *c, bool load)
     int rd = httpd_read_body(c, &body);
     if (rd < 0) {
         buf_release(&body);
-        mg_disable_connection_keep_alive(c);
+        /* Read the rest of an oversized body (up to 4x the cap), as the generate path
+         * does: closing with unread data resets the connection, and a client still
+         * sending gets a broken pipe instead of the 413 (seen under valgrind). */
+        if (rd != -E2BIG || httpd_discard_body(c, body.cap * 4) < 0)
+            mg_disable_connection_keep_alive(c);
         return rd == -E2BIG ? send_err(s, c, 413, "Request body is larger than the limit of 1 MB")
                             : send_err(s, c, 400, "Failed to read request body");
     }
@@ -262,7 +266,11 @@ static int handle_admin_config(struct sim_server *s, struct mg_connection *c, co
     int rd = httpd_read_body(c, &body);
     if (rd < 0) {
         buf_release(&body);
-        mg_disable_connection_keep_alive(c);
+        /* Read the rest of an oversized body (up to 4x the cap), as the generate path
+         * does: closing with unread data resets the connection, and a client still
+         * sending gets a broken pipe instead of the 413 (seen under valgrind). */
+        if (rd != -E2BIG || httpd_discard_body(c, body.cap * 4) < 0)
+            mg_disable_connection_keep_alive(c);
         return rd == -E2BIG ? send_err(s, c, 413, "Request body is larger than the limit of 1 MB")
                             : send_err(s, c, 400, "Failed to read request body");
     }
