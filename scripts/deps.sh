@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages pdsim needs, only the ones that are missing.
-# Usage: scripts/deps.sh [build|test|bench]...   (works as root on a fresh Debian 12)
+# Usage: scripts/deps.sh [build|test|bench|valgrind]...   (works as root on a fresh Debian 12)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev
@@ -11,7 +11,8 @@ for what in "$@"; do
     test) pkgs+=(libcmocka-dev python3 clang-format prometheus nodejs npm openssl python3-yaml
                  kubernetes-client clang libclang-rt-14-dev) ;;
     bench) pkgs+=(nginx-light wrk gnuplot-nox) ;;
-    *) echo "deps.sh: unknown group '$what' (build, test, bench)" >&2; exit 2 ;;
+    valgrind) pkgs+=(valgrind) ;;
+    *) echo "deps.sh: unknown group '$what' (build, test, bench, valgrind)" >&2; exit 2 ;;
   esac
 done
 

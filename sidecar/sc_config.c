@@ -298,8 +298,14 @@ static int apply(struct sc_config *c, const struct flagdef *f, const char *val, 
     case F_DUR: {
         char derr[160];
         int64_t ns;
-        if (duration_parse(val, &ns, derr, sizeof(derr)) < 0 || ns < 0) {
-            snprintf(err, errlen, "%s: %s", where, ns < 0 ? "must not be negative" : derr);
+        /* ns is unset when the parse fails: test the parse first, so a bad value gets
+         * the parser's message, never one chosen by an uninitialised ns (valgrind). */
+        if (duration_parse(val, &ns, derr, sizeof(derr)) < 0) {
+            snprintf(err, errlen, "%s: %s", where, derr);
+            return -EINVAL;
+        }
+        if (ns < 0) {
+            snprintf(err, errlen, "%s: must not be negative", where);
             return -EINVAL;
         }
         *(int64_t *)field = ns;

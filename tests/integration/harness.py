@@ -4,6 +4,8 @@ always stop what was started. Standard library only (Debian's /usr/bin/python3).
 import http.client
 import json
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -12,6 +14,55 @@ import time
 
 SIMULATOR = os.environ.get("PDSIM_SIMULATOR", "build/simulator/pdsim-simulator")
 SIDECAR = os.environ.get("PDSIM_SIDECAR", "build/sidecar/pdsim-sidecar")
+
+# PDSIM_VALGRIND set (to "1", or to extra valgrind options such as "--gen-suppressions=all"):
+# every binary started through Proc or run_binary runs under memcheck (tests/VALGRIND.md).
+# A memcheck error or a definite leak makes valgrind exit with VALGRIND_EXIT, which
+# Proc.stop, Proc.wait and run_binary turn into an AssertionError carrying the report.
+VALGRIND = os.environ.get("PDSIM_VALGRIND", "") not in ("", "0")
+VALGRIND_EXIT = 99
+# How much longer bounded waits on the binaries (startup, exit) are under valgrind.
+SLOW = 10 if VALGRIND else 1
+_SUPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "valgrind.supp")
+
+
+def valgrind_prefix():
+    """The argv prefix that runs a binary under memcheck; [] when PDSIM_VALGRIND is unset."""
+    if not VALGRIND:
+        return []
+    argv = ["valgrind", "--tool=memcheck", "--error-exitcode=%d" % VALGRIND_EXIT,
+            "--leak-check=full", "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite", "--num-callers=30", "--trace-children=no", "-q",
+            "--suppressions=" + os.path.normpath(_SUPP)]
+    extra = os.environ["PDSIM_VALGRIND"]
+    if extra != "1":
+        argv += shlex.split(extra)
+    return argv
+
+
+def valgrind_report(lines):
+    """valgrind's own lines (==PID== ...) among a process's stderr lines."""
+    return [ln for ln in lines if re.match(r"==\d+==", ln)]
+
+
+def check_valgrind(rc, lines, what):
+    """Raise AssertionError with the memcheck report when valgrind found errors or leaks."""
+    if VALGRIND and rc == VALGRIND_EXIT:
+        raise AssertionError("valgrind memcheck errors in %s:\n%s"
+                             % (what, "\n".join(valgrind_report(lines))))
+
+
+def run_binary(argv, **kw):
+    """subprocess.run(argv, **kw), under memcheck when PDSIM_VALGRIND is set (the timeout
+    scaled by SLOW); a memcheck error raises AssertionError with the report."""
+    if "timeout" in kw:
+        kw["timeout"] *= SLOW
+    p = subprocess.run(valgrind_prefix() + list(argv), **kw)
+    if VALGRIND and p.returncode == VALGRIND_EXIT:
+        err = p.stderr if isinstance(p.stderr, str) else (p.stderr or b"").decode("utf-8",
+                                                                                  "replace")
+        check_valgrind(p.returncode, err.splitlines(), argv[0])
+    return p
 
 
 class Proc:
@@ -25,14 +76,15 @@ class Proc:
         argv = [binary, "--host", "127.0.0.1", "--port", "0"] if base else [binary]
         if http_threads and base:
             argv += ["--http-threads", str(http_threads)]
-        self.p = subprocess.Popen(argv + list(args), stdout=subprocess.PIPE,
+        self.argv = argv + list(args)
+        self.p = subprocess.Popen(valgrind_prefix() + self.argv, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=full_env)
         self.lines = []
         self.port = None
         self._ready = threading.Event()
         self._t = threading.Thread(target=self._read, daemon=True)
         self._t.start()
-        if wait_listen and not self._ready.wait(20):
+        if wait_listen and not self._ready.wait(20 * SLOW):
             self.stop()
             raise RuntimeError("server did not report its port: %s" % self.lines[-5:])
         if wait_listen and self.port is None:
@@ -76,18 +128,26 @@ class Proc:
             self.p.send_signal(signal.SIGTERM)
 
     def wait(self, timeout=30):
+        """The exit code (timeout scaled by SLOW); a memcheck error raises AssertionError."""
         try:
-            return self.p.wait(timeout)
+            rc = self.p.wait(timeout * SLOW)
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait(5)
             raise
+        if VALGRIND and rc == VALGRIND_EXIT:
+            self._t.join(5)  # every stderr line, valgrind's report included
+            check_valgrind(rc, self.lines, self.argv)
+        return rc
 
     def stop(self):
+        """SIGTERM, wait (then SIGKILL), return the exit code. Under valgrind, a memcheck
+        error or definite leak raises AssertionError with the report, so a test that
+        ignores the exit code still fails."""
         if self.p.poll() is None:
             self.terminate()
             try:
-                self.p.wait(15)
+                self.p.wait(15 * SLOW)
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait(5)
@@ -95,6 +155,7 @@ class Proc:
         for f in (self.p.stdout, self.p.stderr):
             if f:
                 f.close()
+        check_valgrind(self.p.returncode, self.lines, self.argv)
         return self.p.returncode
 
 

@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (SIDECAR, SIMULATOR, Proc, Upstream, collect_stream,  # noqa: E402
-                     free_port, free_port_pair, http_json, http_request)
+                     free_port, free_port_pair, http_json, http_request, run_binary)
 
 KV = {"remote_engine_id": "eng-1", "remote_block_ids": [3, 4], "remote_host": "10.0.0.9",
       "remote_port": 5600, "tp_size": 1}
@@ -715,8 +715,8 @@ class TlsTest(Base):
         self.assertEqual(st, 200)
         with self.assertRaises(ssl.SSLError):  # the old one is no longer served
             http_json(sc.port, "GET", "/health", tls=ctx)
-        rc = subprocess.run([SIDECAR, "--host", "127.0.0.1", "--port", "0",
-                             "--cert-path", "/nonexistent"], capture_output=True, timeout=30)
+        rc = run_binary([SIDECAR, "--host", "127.0.0.1", "--port", "0",
+                         "--cert-path", "/nonexistent"], capture_output=True, timeout=30)
         self.assertNotEqual(rc.returncode, 0)
         self.assertIn(b"--cert-path", rc.stderr)
 
@@ -882,7 +882,7 @@ class RealSimulatorTest(Base):
 
 class FlagTest(unittest.TestCase):
     def run_sc(self, *args):
-        p = subprocess.run([SIDECAR] + list(args), capture_output=True, timeout=30)
+        p = run_binary([SIDECAR] + list(args), capture_output=True, timeout=30)
         return p.returncode, p.stdout.decode(), p.stderr.decode()
 
     def test_seed_and_legacy_flags_start(self):

@@ -1,21 +1,20 @@
 """pdsim-simulator's command line: errors exit non-zero naming the flag; --help; seed args."""
 
 import os
-import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SIMULATOR, Proc  # noqa: E402
+from harness import SIMULATOR, Proc, run_binary  # noqa: E402
 
 
 def run(*args, env=None):
     e = dict(os.environ)
     e.pop("SIM_MODEL", None)
     e.update(env or {})
-    p = subprocess.run([SIMULATOR] + list(args), capture_output=True, text=True, timeout=20,
-                       env=e)
+    p = run_binary([SIMULATOR] + list(args), capture_output=True, text=True, timeout=20,
+                   env=e)
     return p.returncode, p.stdout, p.stderr
 
 

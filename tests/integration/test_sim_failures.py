@@ -9,7 +9,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SIMULATOR, Proc, http_json  # noqa: E402
+from harness import SIMULATOR, Proc, http_json, run_binary  # noqa: E402
 
 M = "m"
 CHAT = {"model": M, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
@@ -69,12 +69,11 @@ class FailureInjectionTest(unittest.TestCase):
                 self.assertEqual(sim.json("POST", "/v1/completions", TEXT)[0], 200)
         finally:
             sim.stop()
-        import subprocess
         for args, want in ((["--failure-injection-rate", "101"], "--failure-injection-rate"),
                            (["--failure-types", "oops"], "\"oops\" is not a failure type"),
                            (["--enable-request-id-headers=maybe"], "is not true or false")):
-            p = subprocess.run([SIMULATOR, "--model", M] + args, capture_output=True, text=True,
-                               timeout=30)
+            p = run_binary([SIMULATOR, "--model", M] + args, capture_output=True, text=True,
+                           timeout=30)
             self.assertNotEqual(p.returncode, 0, args)
             self.assertIn(want, p.stderr, args)
 

@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SIMULATOR, Proc, http_json  # noqa: E402
+from harness import SIMULATOR, Proc, http_json, run_binary  # noqa: E402
 
 M = "m"
 
@@ -163,8 +163,8 @@ class TlsTest(unittest.TestCase):
                             "choose one"),
                            (["--ssl-certfile", "/nonexistent.crt", "--ssl-keyfile", key],
                             "/nonexistent.crt")):
-            p = subprocess.run([SIMULATOR, "--model", M, "--host", "127.0.0.1", "--port", "0"]
-                               + args, capture_output=True, text=True, timeout=30)
+            p = run_binary([SIMULATOR, "--model", M, "--host", "127.0.0.1", "--port", "0"]
+                           + args, capture_output=True, text=True, timeout=30)
             self.assertNotEqual(p.returncode, 0, args)
             self.assertIn(want, p.stderr, args)
 
