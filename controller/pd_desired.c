@@ -250,7 +250,12 @@ static bool reserved(const char *flag)
 static bool latency_ns(const cJSON *v, int64_t *ns)
 {
     if (cJSON_IsNumber(v)) {
-        *ns = (int64_t)(v->valuedouble * 1e6);
+        /* .inf, .nan or 1e300 ms have no int64 nanoseconds (found by fuzzing);
+         * such a value is not a latency, and the simulator's flag check says so */
+        double ms = v->valuedouble;
+        if (!isfinite(ms) || fabs(ms) > 9e12)
+            return false;
+        *ns = (int64_t)(ms * 1e6);
         return true;
     }
     return cJSON_IsString(v) && duration_parse(v->valuestring, ns, NULL, 0) == 0;
@@ -271,7 +276,8 @@ static int check_std_devs(const struct cr *c, const struct role *r, char *err, s
         mean = mean ? mean : cJSON_GetObjectItemCaseSensitive(c->simulator, pairs[i][0]);
         sd = sd ? sd : cJSON_GetObjectItemCaseSensitive(c->simulator, pairs[i][1]);
         int64_t m, s;
-        if (mean && sd && latency_ns(mean, &m) && latency_ns(sd, &s) && s * 10 > m * 3)
+        if (mean && sd && latency_ns(mean, &m) && latency_ns(sd, &s) &&
+            (double)s * 10 > (double)m * 3) /* in doubles: int64 x 10 can overflow */
             return fail(err, errlen,
                         "spec.%s.simulator: %s must be at most 0.3 x %s (as upstream requires; "
                         "spec.simulator merged with the role's simulator)",

@@ -129,6 +129,32 @@ static void test_invalid_specs(void **state)
                  "spec.prefill.simulator: timeToFirstTokenStdDev");
 }
 
+/* Latencies without int64 nanoseconds (1e300 ms; .inf in YAML) and near-int64
+ * durations neither overflow nor stop rendering; the simulator's own flag check
+ * answers for such values (found by fuzzing pd_desired). */
+static void test_huge_latencies(void **state)
+{
+    (void)state;
+    static const char *const specs[] = {
+        "{\"model\":\"m\",\"simulator\":{\"interTokenLatency\":1e300,"
+        "\"interTokenLatencyStdDev\":-1e300}}",
+        "{\"model\":\"m\",\"simulator\":{\"timeToFirstToken\":\"1000000h\","
+        "\"timeToFirstTokenStdDev\":\"1000000h\"}}",
+    };
+    for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+        cJSON *cr = load("pdsim-vllm-sim.cr.json");
+        cJSON_ReplaceItemInObjectCaseSensitive(cr, "spec", cJSON_Parse(specs[i]));
+        char err[512] = "";
+        cJSON *got = pd_desired_children(cr, &OPTS, err, sizeof(err));
+        if (i == 0 && !got)
+            fail_msg("spec %zu: %s", i, err);
+        if (i == 1) /* a std-dev equal to its mean is above 0.3 x it */
+            assert_non_null(strstr(err, "timeToFirstTokenStdDev must be at most 0.3 x"));
+        cJSON_Delete(got);
+        cJSON_Delete(cr);
+    }
+}
+
 static void test_name_and_image(void **state)
 {
     (void)state;
@@ -183,7 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_seed_scenario),  cmocka_unit_test(test_flag_names),
         cmocka_unit_test(test_invalid_specs),         cmocka_unit_test(test_name_and_image),
-        cmocka_unit_test(test_default_prefiller_off),
+        cmocka_unit_test(test_default_prefiller_off), cmocka_unit_test(test_huge_latencies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
