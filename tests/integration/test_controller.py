@@ -324,15 +324,20 @@ class ControllerTest(unittest.TestCase):
 
 
 class LeaderElectionTest(unittest.TestCase):
-    def test_one_leader_and_handover(self):
-        fake = Fake()
-        self.addCleanup(fake.stop)
+    def setUp(self):
+        """A fake API server and the arguments of a controller that elects a leader."""
+        self.fake = Fake()
+        self.addCleanup(self.fake.stop)
         d = tempfile.mkdtemp()
+        self.addCleanup(os.system, "rm -rf " + d)
         kc = os.path.join(d, "kc.yaml")
-        write_kubeconfig(kc, fake.port)
-        args = ["--kubeconfig", kc, "--namespace", "default", "--image", "img",
-                "--health-probe-bind-address", "127.0.0.1:0", "--leader-elect",
-                "--leader-election-namespace", "default"]
+        write_kubeconfig(kc, self.fake.port)
+        self.args = ["--kubeconfig", kc, "--namespace", "default", "--image", "img",
+                     "--health-probe-bind-address", "127.0.0.1:0", "--leader-elect",
+                     "--leader-election-namespace", "default"]
+
+    def test_one_leader_and_handover(self):
+        fake, args = self.fake, self.args
         a = Proc(CONTROLLER, args, base=False)
         self.addCleanup(a.stop)
         b = Proc(CONTROLLER, args, base=False)
@@ -367,22 +372,11 @@ class LeaderElectionTest(unittest.TestCase):
         finally:
             self.assertEqual(a.stop(), 0)
             self.assertEqual(b.stop(), 0)
-            os.system("rm -rf " + d)
 
-
-class LeaderKillTest(unittest.TestCase):
     def test_killed_leader_is_replaced_within_the_lease(self):
         """SIGKILL leaves the Lease held: the standby takes over once it expires
         (15 s), not before, and then reconciles."""
-        fake = Fake()
-        self.addCleanup(fake.stop)
-        d = tempfile.mkdtemp()
-        self.addCleanup(os.system, "rm -rf " + d)
-        kc = os.path.join(d, "kc.yaml")
-        write_kubeconfig(kc, fake.port)
-        args = ["--kubeconfig", kc, "--namespace", "default", "--image", "img",
-                "--health-probe-bind-address", "127.0.0.1:0", "--leader-elect",
-                "--leader-election-namespace", "default"]
+        fake, args = self.fake, self.args
         a = Proc(CONTROLLER, args, base=False)
         self.addCleanup(a.stop)
         leader = lambda p: any(j.get("msg") == "became leader" for j in p.logs())
