@@ -15,7 +15,9 @@
 #include "common/xalloc.h"
 #include "simulator/sim_hooks.h"
 #include "simulator/sim_pd.h"
-#include "simulator/sim_response.h"
+#include "simulator/sim_req_ext.h"
+#include "simulator/sim_req_generate.h"
+#include "simulator/sim_resp_api.h"
 #include "simulator/sim_textgen.h"
 #include "simulator/sim_toolgen.h"
 #include "simulator/sim_tools.h"
@@ -45,10 +47,11 @@ struct gen_req {
     struct sim_server *s;
     struct mg_connection *c;
     struct sim_request req;
-    struct sim_tools tools; /* chat: the checked tools and tool_choice */
-    struct sim_resp_ctx rctx;
+    struct sim_tools tools;         /* the checked tools and tool_choice */
+    const struct sim_resp_ops *ops; /* the API's builders */
+    struct sim_resp_stream st;
     char reqid[136]; /* the request id: a UUID from the seed, or the client's X-Request-Id */
-    char id[160];    /* the response id: "chatcmpl-" or "cmpl-" + reqid, as upstream */
+    char id[160];    /* the response id: the API's prefix ("chatcmpl-", ...) + reqid */
     char hdrs[4608]; /* the server's extra headers (at most 4 KiB), plus X-Request-Id */
     struct gen_choice *ch;
     size_t nch;
@@ -84,11 +87,6 @@ static double ts_sec(const struct timespec *from, const struct timespec *to)
     return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
 }
 
-static const char *id_prefix(const struct gen_req *g)
-{
-    return g->req.api == SIM_API_CHAT ? "chatcmpl" : "cmpl";
-}
-
 static void make_id(struct gen_req *g)
 {
     struct sim_rng r;
@@ -101,7 +99,7 @@ static void make_id(struct gen_req *g)
              (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xfff),
              (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
              (unsigned long long)(b & 0xffffffffffffULL));
-    snprintf(g->id, sizeof(g->id), "%s-%s", id_prefix(g), g->reqid);
+    snprintf(g->id, sizeof(g->id), "%s%s", g->ops->id_prefix, g->reqid);
     sim_rng_seed2(&g->rng, seed, n);
     sim_rng_seed2(&g->fail_rng, seed ^ 0xfa11ULL, n);
 }
@@ -118,7 +116,7 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
         if (h && *h) {
             if (sim_hooks_request_id(h, g->reqid, sizeof(g->reqid), err, errlen))
                 return 400;
-            snprintf(g->id, sizeof(g->id), "%s-%s", id_prefix(g), g->reqid);
+            snprintf(g->id, sizeof(g->id), "%s%s", g->ops->id_prefix, g->reqid);
         }
         size_t used = strlen(g->hdrs);
         snprintf(g->hdrs + used, sizeof(g->hdrs) - used, "X-Request-Id: %s\r\n", g->reqid);
@@ -126,7 +124,9 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
     const char *re = mg_get_header(g->c, "X-Return-Error");
     if (re)
         return sim_hooks_return_error(re, err, errlen);
-    const char *ct = mg_get_header(g->c, "X-Cache-Threshold-Finish-Reason");
+    /* As upstream, the Responses and generate requests have no cache threshold. */
+    const char *ct =
+        g->ops->cache_threshold ? mg_get_header(g->c, "X-Cache-Threshold-Finish-Reason") : NULL;
     if (ct && sim_parse_bool(ct, &g->cache_threshold) < 0) { /* Go's ParseBool, as upstream */
         snprintf(err, errlen, "X-Cache-Threshold-Finish-Reason: \"%.60s\" is not true or false",
                  ct);
@@ -139,7 +139,9 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
 static void text_choice(struct gen_req *g, struct gen_choice *c)
 {
     const struct sim_config *cfg = g->s->cfg;
-    if (cfg->mode == SIM_MODE_ECHO) {
+    if (cfg->mode == SIM_MODE_ECHO && g->req.api == SIM_API_GENERATE) {
+        sim_req_generate_echo(&g->req, g->req.max_tokens, &c->gen); /* the ids themselves */
+    } else if (cfg->mode == SIM_MODE_ECHO) {
         sim_textgen_echo(c->prompt->echo, c->prompt->echo_len, g->req.max_tokens, &c->gen);
     } else {
         bool is_max = false;
@@ -151,9 +153,9 @@ static void text_choice(struct gen_req *g, struct gen_choice *c)
     c->ntok = c->gen.toks.n;
 }
 
-/* Tool calls (chat, when tool_choice allows and the draw makes some), or text,
- * for every choice, decided up front so the timed loop only sends. As
- * upstream, tools apply in echo mode too and max_tokens does not cut them. */
+/* Tool calls (when tool_choice allows and the draw makes some), or text, for
+ * every choice, decided up front so the timed loop only sends. As upstream,
+ * tools apply in echo mode too and max_tokens does not cut them. */
 static void prepare_choices(struct gen_req *g)
 {
     const struct sim_config *cfg = g->s->cfg;
@@ -171,6 +173,7 @@ static void prepare_choices(struct gen_req *g)
             c->prompt = &g->req.prompts[p];
             sim_gen_init(&c->gen);
             sim_toolgen_calls(&g->tools, &tcfg, &g->rng, &c->calls);
+            sim_req_ext_calls(&g->req, &c->calls);
             for (size_t i = 0; i < c->calls.n; i++)
                 c->ntok += c->calls.v[i].toks.n;
             if (c->calls.n)
@@ -189,50 +192,33 @@ static long choice_tokens(const struct gen_choice *c)
     return c->calls.n ? sim_tool_calls_tokens(&c->calls) : (long)c->gen.toks.n;
 }
 
-/* The next argument token of the tool calls; the finish reason rides on the
- * last token of each call, as upstream. */
-static void emit_tool_token(struct gen_req *g, struct gen_choice *c)
+/* What the API's builders see of a choice. */
+static struct sim_resp_choice view(const struct gen_req *g, const struct gen_choice *c)
 {
-    const struct sim_tool_call *tc = &c->calls.v[c->call];
-    const struct sim_tok *t = &tc->toks.v[c->call_tok];
-    bool last = c->call_tok + 1 >= tc->toks.n;
-    if (g->req.stream) {
-        int rc = 0;
-        if (c->emitted == 0)
-            rc = sim_resp_sse_role(&g->out, &g->rctx, c->index);
-        rc = rc ? rc
-                : sim_resp_sse_tool(&g->out, &g->rctx, c->index, (long)c->call, tc->id,
-                                    c->call_tok == 0 ? tc->name : NULL, tc->args + t->off, t->len,
-                                    last);
-        (void)rc; /* the out buffer has no cap */
-    }
-    c->call_tok++;
-    if (last) {
-        c->call++;
-        c->call_tok = 0;
-    }
-    c->emitted++;
+    return (struct sim_resp_choice){
+        .index = c->index,
+        .text = c->gen.text,
+        .len = c->gen.text_len,
+        .finish = c->gen.finish,
+        .toks = c->gen.toks.v,
+        .ntoks = c->gen.toks.n,
+        .top = g->req.logprobs && !c->calls.n ? g->req.top_logprobs : -1, /* none for tools */
+        .calls = &c->calls,
+    };
 }
 
+/* The next token: of the text, or of the tool calls' arguments (call by call). */
 static void emit_token(struct gen_req *g, struct gen_choice *c)
 {
-    if (c->calls.n) {
-        emit_tool_token(g, c);
-        return;
-    }
-    const struct sim_tok *t = &c->gen.toks.v[c->emitted];
     if (g->req.stream) {
-        int rc = 0;
-        if (c->emitted == 0)
-            rc = sim_resp_sse_role(&g->out, &g->rctx, c->index);
-        if (g->req.logprobs) /* the token's real position (upstream uses created % 1000) */
-            rc = rc ? rc
-                    : sim_resp_sse_token_lp(&g->out, &g->rctx, c->index, c->gen.text + t->off,
-                                            t->len, (long)c->emitted, g->req.top_logprobs);
-        else
-            rc = rc ? rc
-                    : sim_resp_sse_token(&g->out, &g->rctx, c->index, c->gen.text + t->off, t->len);
+        struct sim_resp_choice v = view(g, c);
+        int rc = c->calls.n ? g->ops->tool(&g->out, &g->st, &v, c->call, c->call_tok)
+                            : g->ops->token(&g->out, &g->st, &v, c->emitted);
         (void)rc; /* the out buffer has no cap */
+    }
+    if (c->calls.n && ++c->call_tok >= c->calls.v[c->call].toks.n) {
+        c->call++;
+        c->call_tok = 0;
     }
     c->emitted++;
 }
@@ -241,8 +227,9 @@ static void finish_choice(struct gen_req *g, struct gen_choice *c, const struct 
 {
     struct sim_server *s = g->s;
     c->done = true;
-    if (g->req.stream && !c->calls.n) {
-        int rc = sim_resp_sse_finish(&g->out, &g->rctx, c->index, c->gen.finish);
+    if (g->req.stream) {
+        struct sim_resp_choice v = view(g, c);
+        int rc = g->ops->finish(&g->out, &g->st, &v);
         (void)rc; /* the out buffer has no cap */
     }
     struct sim_metrics_done d = {
@@ -353,46 +340,43 @@ static void usage_of(const struct gen_req *g, struct sim_resp_usage *u)
         u->completion += choice_tokens(&g->ch[i]);
 }
 
+/* Every choice as the builders see it (the caller frees the array). */
+static struct sim_resp_choice *views(const struct gen_req *g)
+{
+    struct sim_resp_choice *v = xcalloc(g->nch, sizeof(*v));
+    for (size_t i = 0; i < g->nch; i++)
+        v[i] = view(g, &g->ch[i]);
+    return v;
+}
+
 static int respond_full(struct gen_req *g)
 {
-    struct sim_resp_choice *rc = xcalloc(g->nch, sizeof(*rc));
+    struct sim_resp_choice *v = views(g);
     struct sim_resp_usage u;
     struct buf body;
     buf_init(&body, BUF_NOCAP);
     buf_reserve(&body, 512);
-    for (size_t i = 0; i < g->nch; i++) {
-        const struct gen_choice *c = &g->ch[i];
-        rc[i] = (struct sim_resp_choice){
-            .index = c->index,
-            .text = c->gen.text,
-            .len = c->gen.text_len,
-            .finish = c->gen.finish,
-            .toks = c->gen.toks.v,
-            .ntoks = c->gen.toks.n,
-            .top = g->req.logprobs && !c->calls.n ? g->req.top_logprobs : -1, /* none for tools */
-            .calls = &c->calls,
-        };
-    }
     usage_of(g, &u);
-    int err = sim_resp_full(&body, &g->rctx, rc, g->nch, &u, g->kv_params);
+    int err = g->ops->full(&body, &g->st, v, g->nch, &u, g->kv_params);
     if (err == 0)
         httpd_send(g->c, 200, "application/json", g->hdrs, body.data, body.len);
     buf_release(&body);
-    free(rc);
+    free(v);
     return 200;
 }
 
 static void stream_tail(struct gen_req *g, int status, const char *error)
 {
     struct sim_resp_usage u;
-    int rc = 0;
+    int rc;
     if (error) {
-        rc = sim_resp_sse_error(&g->out, status, error);
-    } else if (g->req.include_usage) {
+        rc = g->ops->stream_error(&g->out, &g->st, status, error);
+    } else {
+        struct sim_resp_choice *v = views(g);
         usage_of(g, &u);
-        rc = sim_resp_sse_usage(&g->out, &g->rctx, &u);
+        rc = g->ops->tail(&g->out, &g->st, v, g->nch, &u);
+        free(v);
     }
-    rc = rc ? rc : sim_resp_sse_done(&g->out);
     if (rc == 0 && flush_out(g) == 0)
         httpd_end_chunked(g->c);
 }
@@ -410,45 +394,41 @@ static int respond_cache_threshold(struct gen_req *g)
         u.prompt += g->req.prompts[p].ntokens;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
+    struct sim_resp_choice *ch = xcalloc(g->nch, sizeof(*ch));
     for (size_t i = 0; i < g->nch; i++) {
         struct sim_metrics_done d = {.e2e = ts_sec(&g->t_recv, &now),
                                      .prompt_tokens = g->ch[i].prompt->ntokens,
                                      .max_tokens_param = g->req.max_tokens,
                                      .finish = SIM_FINISH_CACHE_THRESHOLD};
         sim_metrics_observe_done(s->metrics, &d);
+        ch[i] = (struct sim_resp_choice){
+            .index = g->ch[i].index, .text = "", .finish = SIM_FINISH_CACHE_THRESHOLD, .top = -1};
     }
     struct buf b;
     buf_init(&b, BUF_NOCAP);
     int rc = 0;
-    if (g->req.stream) {
-        for (size_t i = 0; i < g->nch && rc == 0; i++) /* one chunk each, as upstream */
-            rc = sim_resp_sse_finish(&b, &g->rctx, g->ch[i].index, SIM_FINISH_CACHE_THRESHOLD);
-        if (rc == 0 && g->req.include_usage)
-            rc = sim_resp_sse_usage(&b, &g->rctx, &u);
-        rc = rc ? rc : sim_resp_sse_done(&b);
+    if (g->req.stream) { /* no tokens: one finish per choice, as upstream */
+        rc = g->ops->begin(&b, &g->st, &u);
+        for (size_t i = 0; i < g->nch && rc == 0; i++)
+            rc = g->ops->finish(&b, &g->st, &ch[i]);
+        rc = rc ? rc : g->ops->tail(&b, &g->st, ch, g->nch, &u);
         if (rc == 0 &&
             httpd_begin_chunked(g->c, 200, "text/event-stream; charset=utf-8", g->hdrs) == 0 &&
             httpd_write_chunk(g->c, b.data, b.len) == 0)
             httpd_end_chunked(g->c);
     } else {
-        struct sim_resp_choice *ch = xcalloc(g->nch, sizeof(*ch));
-        for (size_t i = 0; i < g->nch; i++)
-            ch[i] = (struct sim_resp_choice){.index = g->ch[i].index,
-                                             .text = "",
-                                             .finish = SIM_FINISH_CACHE_THRESHOLD,
-                                             .top = -1};
-        rc = sim_resp_full(&b, &g->rctx, ch, g->nch, &u, NULL);
-        free(ch);
+        rc = g->ops->full(&b, &g->st, ch, g->nch, &u, NULL);
         if (rc == 0)
             httpd_send(g->c, 200, "application/json", g->hdrs, b.data, b.len);
     }
+    free(ch);
     buf_release(&b);
     return 200;
 }
 
-/* Checks that need the parsed request, in upstream's order: model, the
- * request's values, context window. Returns 0 or
- * an HTTP status with err set. */
+/* Checks that need the parsed request, in upstream's order: model, the API's
+ * required fields, tools and the request's values (sim_req_ext_check), then
+ * the context window. Returns 0 or an HTTP status with err set. */
 static int check_request(struct gen_req *g, char *err, size_t errlen, const char **param)
 {
     const struct sim_config *cfg = g->s->cfg;
@@ -460,12 +440,7 @@ static int check_request(struct gen_req *g, char *err, size_t errlen, const char
         }
         g->lora = g->req.model;
     }
-    *param = NULL;
-    int rc = 0;
-    if (g->req.api == SIM_API_CHAT) /* tool schemas first, as upstream */
-        rc = sim_tools_check(g->req.tools, g->req.tool_choice, cfg->skip_tool_validation, &g->tools,
-                             err, errlen, param);
-    rc = rc ? rc : sim_request_validate(&g->req, err, errlen, param);
+    int rc = sim_req_ext_check(&g->req, cfg->skip_tool_validation, &g->tools, err, errlen, param);
     return rc ? rc : sim_request_check_context(&g->req, cfg->max_model_len, err, errlen);
 }
 
@@ -546,10 +521,31 @@ static const char *shown_model(const struct gen_req *g)
     return g->lora ? g->lora : sim_config_display_name(g->s->cfg);
 }
 
+/* The response's identity, the same in every event of a stream. */
+static void start_response(struct gen_req *g)
+{
+    g->st = (struct sim_resp_stream){
+        .ctx = {g->req.api, g->id, shown_model(g), (long)time(NULL)},
+        .reqid = g->reqid,
+        .instructions = g->req.instructions,
+        .include_usage = g->req.include_usage,
+    };
+}
+
+/* An error answer in the API's shape (OpenAI's, or Anthropic's on /v1/messages). */
+static void send_error(struct gen_req *g, int status, const char *msg, const char *param)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    if (g->ops->error_body(&b, status, msg, param) == 0)
+        httpd_send(g->c, status, "application/json", g->hdrs, buf_str(&b), b.len);
+    buf_release(&b);
+}
+
 static int serve(struct gen_req *g)
 {
     struct sim_server *s = g->s;
-    g->rctx = (struct sim_resp_ctx){g->req.api, g->id, shown_model(g), (long)time(NULL)};
+    start_response(g);
     if (g->req.do_remote_decode) {
         struct buf kv;
         buf_init(&kv, BUF_NOCAP);
@@ -563,6 +559,12 @@ static int serve(struct gen_req *g)
         cancel_all(g);
         return 499;
     }
+    if (g->req.stream) { /* the opening events go out with the first flush */
+        struct sim_resp_usage u;
+        usage_of(g, &u);
+        int rc = g->ops->begin(&g->out, &g->st, &u);
+        (void)rc; /* the out buffer has no cap */
+    }
     int w = run(g);
     if (w == CONNFD_GONE) {
         cancel_all(g);
@@ -574,7 +576,7 @@ static int serve(struct gen_req *g)
         if (g->req.stream)
             stream_tail(g, 503, "server is shutting down");
         else
-            httpd_send_error(g->c, 503, "server is shutting down", NULL, g->hdrs);
+            send_error(g, 503, "server is shutting down", NULL);
         return 503;
     }
     if (g->req.stream) {
@@ -596,6 +598,7 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
     g.evfd = -1;
     g.sockfd = -2;
     g.rt = atomic_load(&s->rt);
+    g.ops = sim_resp_ops_for(api);
     buf_init(&g.out, BUF_NOCAP);
     clock_gettime(CLOCK_MONOTONIC, &g.t_recv);
     snprintf(g.hdrs, sizeof(g.hdrs), "%s", s->extra_headers);
@@ -604,7 +607,7 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
     if (status == 0) {
         prepare_choices(&g);
         if (g.cache_threshold) {
-            g.rctx = (struct sim_resp_ctx){g.req.api, g.id, shown_model(&g), (long)time(NULL)};
+            start_response(&g);
             status = respond_cache_threshold(&g);
             gen_release(&g);
             return status;
@@ -612,7 +615,7 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
         status = admit(&g, err, sizeof(err));
     }
     if (status != 0) {
-        httpd_send_error(c, status, err, param && *param ? param : NULL, g.hdrs);
+        send_error(&g, status, err, param && *param ? param : NULL);
         gen_release(&g);
         return status;
     }

@@ -55,8 +55,8 @@ struct sim_server {
     int abortfd; /* eventfd; readable once sim_server_abort ran */
 };
 
-/* Serve POST /v1/chat/completions or /v1/completions. Returns the HTTP status
- * for the access log. */
+/* Serve a generation request of api (chat, completions, responses, messages,
+ * generate). Returns the HTTP status for the access log. */
 int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api, char *reqid,
                  size_t reqidlen);
 

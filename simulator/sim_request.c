@@ -3,6 +3,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/xalloc.h"
+#include "simulator/sim_req_ext.h"
 #include "simulator/sim_tokenizer.h"
 
 #include <stdio.h>
@@ -358,6 +359,8 @@ int sim_request_parse(enum sim_api api, const char *body, size_t len, struct sim
         snprintf(err, errlen, "Failed to read and parse request body, expected a JSON object");
         return 400;
     }
+    if (api != SIM_API_CHAT && api != SIM_API_COMPLETIONS)
+        return sim_req_ext_parse(req, err, errlen, param);
     int rc = parse_common(req, err, errlen, param);
     if (rc)
         return rc;

@@ -1,6 +1,7 @@
 /*
- * sim_request: a chat or text completion request body, parsed and validated
- * the way upstream does, into plain C values.
+ * sim_request: a generation request body (chat, text completions, and through
+ * sim_req_ext the Responses, Anthropic Messages and generate APIs), parsed
+ * and validated the way upstream does, into plain C values.
  *
  * Chat messages are flattened as upstream's tokenizer sees them
  * ("### role: text\n" per message); completions keep one prompt per array
@@ -14,7 +15,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum sim_api { SIM_API_CHAT, SIM_API_COMPLETIONS };
+enum sim_api {
+    SIM_API_CHAT,        /* POST /v1/chat/completions */
+    SIM_API_COMPLETIONS, /* POST /v1/completions */
+    SIM_API_RESPONSES,   /* POST /v1/responses (OpenAI Responses) */
+    SIM_API_MESSAGES,    /* POST /v1/messages (Anthropic Messages) */
+    SIM_API_GENERATE,    /* POST /inference/v1/generate (token ids in and out) */
+};
 
 struct sim_prompt {
     char *text; /* owned: what the tokenizer counts (chat: all messages flattened) */
@@ -39,8 +46,10 @@ struct sim_request {
     bool max_given;    /* max_tokens or max_completion_tokens was given */
     bool do_remote_decode;
     bool do_remote_prefill;
-    const cJSON *tools;         /* chat: the `tools` array, or NULL (checked by sim_tools_check) */
-    const cJSON *tool_choice;   /* chat: a string or an object, or NULL */
+    const cJSON *tools; /* chat shape (responses and messages converted): the array, or NULL */
+    const cJSON *tool_choice;   /* chat shape: a string or an object, or NULL */
+    const char *instructions;   /* responses: borrowed, or NULL */
+    bool tools_off;             /* responses: the input holds a function_call_output: text only */
     struct sim_prompt *prompts; /* owned; chat has exactly one */
     size_t nprompts;
 };

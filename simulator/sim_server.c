@@ -10,6 +10,7 @@
 #include "common/xalloc.h"
 #include "simulator/sim_internal.h"
 #include "simulator/sim_pd.h"
+#include "simulator/sim_resp_api.h"
 #include "simulator/sim_tokenizer.h"
 
 #include <civetweb.h>
@@ -237,6 +238,12 @@ static int route_post(struct sim_server *s, struct mg_connection *c, const char 
         api = SIM_API_CHAT;
     else if (is(path, "/v1/completions"))
         api = SIM_API_COMPLETIONS;
+    else if (is(path, "/v1/responses"))
+        api = SIM_API_RESPONSES;
+    else if (is(path, "/v1/messages"))
+        api = SIM_API_MESSAGES;
+    else if (is(path, "/inference/v1/generate"))
+        api = SIM_API_GENERATE;
     else if (is(path, "/tokenize"))
         return is(m, "POST") ? handle_tokenize(s, c) : method_not_allowed(s, c, "POST");
     else if (is(path, "/v1/load_lora_adapter") || is(path, "/v1/unload_lora_adapter"))
@@ -245,8 +252,14 @@ static int route_post(struct sim_server *s, struct mg_connection *c, const char 
         return 0;
     if (!is(m, "POST"))
         return method_not_allowed(s, c, "POST");
-    if (atomic_load(&s->shutting_down))
-        return send_err(s, c, 503, "server is shutting down");
+    if (atomic_load(&s->shutting_down)) { /* in the API's error shape (Anthropic's on messages) */
+        struct buf b;
+        buf_init(&b, BUF_NOCAP);
+        if (sim_resp_ops_for(api)->error_body(&b, 503, "server is shutting down", NULL) == 0)
+            httpd_send(c, 503, "application/json", s->extra_headers, buf_str(&b), b.len);
+        buf_release(&b);
+        return 503;
+    }
     return sim_generate(s, c, api, reqid, idlen);
 }
 
