@@ -14,6 +14,8 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "simulator/sim_hooks.h"
+#include "simulator/sim_kvrank.h"
+#include "simulator/sim_kvreq.h"
 #include "simulator/sim_pd.h"
 #include "simulator/sim_req_ext.h"
 #include "simulator/sim_req_generate.h"
@@ -39,7 +41,8 @@ struct gen_choice {
     size_t ntok;                 /* tokens to send: gen's, or every call's argument tokens */
     size_t call, call_tok;       /* the next argument token to send: call and token in it */
     size_t emitted;
-    bool started, done;
+    long cached;                               /* prompt tokens found in the KV cache */
+    bool kv_started, below_hit, started, done; /* below_hit: ends with cache_threshold */
     struct timespec next, first_at;
 };
 
@@ -63,7 +66,12 @@ struct gen_req {
     int evfd, sockfd;
     struct buf out;
     char *kv_params;
+    struct sim_kvreq kv; /* the prompts' KV blocks (--enable-kvcache) */
+    bool kv_full;        /* a choice found no room in the KV cache: 500 */
 };
+
+/* run()'s answer when a choice found no room in the KV cache. */
+#define RUN_KV_FULL 100
 
 static void ts_add(struct timespec *t, int64_t ns)
 {
@@ -197,7 +205,7 @@ static struct sim_resp_choice view(const struct gen_req *g, const struct gen_cho
 {
     return (struct sim_resp_choice){
         .index = c->index,
-        .text = c->gen.text,
+        .text = c->gen.text ? c->gen.text : "",
         .len = c->gen.text_len,
         .finish = c->gen.finish,
         .toks = c->gen.toks.v,
@@ -243,7 +251,35 @@ static void finish_choice(struct gen_req *g, struct gen_choice *c, const struct 
         .finish = c->gen.finish,
     };
     sim_sched_finish(s->sched, &c->item);
+    sim_kvreq_end(&g->kv, (size_t)(c - g->ch));
     sim_metrics_observe_done(s->metrics, &d);
+}
+
+/* Choice c got its slot: acquire its prompt's KV blocks, and apply upstream's
+ * cache-hit threshold (the request's cache_hit_threshold, else the global
+ * one): below it, the choice ends at once with finish_reason cache_threshold
+ * and no tokens. The n copies of a prompt share the first one's verdict (it
+ * starts first), or the first would make the others look cached. Returns 0 or
+ * -ENOSPC. */
+static int kv_start(struct gen_req *g, struct gen_choice *c)
+{
+    size_t k = (size_t)(c - g->ch), first = k - k % (size_t)g->req.n;
+    c->kv_started = true;
+    int rc = sim_kvreq_start(&g->kv, k, (size_t)(c->prompt - g->req.prompts), &c->cached);
+    if (rc < 0 || !g->kv.kv)
+        return rc;
+    if (k == first ? !sim_kvreq_below_threshold(g->req.cache_hit_given, g->req.cache_hit_threshold,
+                                                g->s->cfg->global_cache_hit_threshold, c->cached,
+                                                c->prompt->ntokens)
+                   : !g->ch[first].below_hit)
+        return 0;
+    c->below_hit = true;
+    sim_tool_calls_release(&c->calls);
+    sim_gen_release(&c->gen);
+    sim_gen_init(&c->gen);
+    c->gen.finish = SIM_FINISH_CACHE_THRESHOLD;
+    c->ntok = 0;
+    return 0;
 }
 
 /* Start a choice whose slot was granted, or emit what is due. */
@@ -251,10 +287,16 @@ static void advance(struct gen_req *g, struct gen_choice *c, const struct timesp
 {
     struct sim_server *s = g->s;
     if (!c->started) {
+        if (!c->kv_started && kv_start(g, c) < 0) {
+            g->kv_full = true;
+            return;
+        }
         long running = sim_sched_running(s->sched);
-        int64_t ttft = sim_lat_ttft(&g->rt->lat, &g->rng, c->prompt->ntokens, 0,
-                                    g->req.do_remote_prefill, running);
-        sim_metrics_observe_ttft(s->metrics, (double)ttft / 1e9);
+        int64_t ttft = c->below_hit ? 0
+                                    : sim_lat_ttft(&g->rt->lat, &g->rng, c->prompt->ntokens,
+                                                   c->cached, g->req.do_remote_prefill, running);
+        if (!c->below_hit)
+            sim_metrics_observe_ttft(s->metrics, (double)ttft / 1e9);
         c->started = true;
         /* The clock starts when the request arrived, or when a queued choice got
          * its slot: parsing and tokenizing are part of the simulated prefill. */
@@ -262,6 +304,8 @@ static void advance(struct gen_req *g, struct gen_choice *c, const struct timesp
                       c->item.started_at.tv_nsec != c->item.queued_at.tv_nsec;
         c->next = queued ? c->item.started_at : g->t_recv;
         ts_add(&c->next, ttft);
+        if (c->below_hit) /* at once, as upstream */
+            c->next = *now;
     }
     while (!c->done && ts_le(&c->next, now)) {
         if (c->emitted == 0)
@@ -309,6 +353,8 @@ static int run(struct gen_req *g)
             if (atomic_load(&c->item.state) != SIM_ITEM_RUNNING)
                 continue;
             advance(g, c, &now);
+            if (g->kv_full)
+                return RUN_KV_FULL;
             if (!c->done && (!any || ts_le(&c->next, &earliest))) {
                 earliest = c->next;
                 any = true;
@@ -331,13 +377,21 @@ static int run(struct gen_req *g)
     }
 }
 
+/* Prompts count once however many choices they have, their cached tokens
+ * too (those of their first choice); details are null when every choice
+ * ended with cache_threshold, as upstream's cache_threshold answer. */
 static void usage_of(const struct gen_req *g, struct sim_resp_usage *u)
 {
     memset(u, 0, sizeof(*u));
-    for (size_t p = 0; p < g->req.nprompts; p++)
+    for (size_t p = 0; p < g->req.nprompts; p++) {
         u->prompt += g->req.prompts[p].ntokens;
-    for (size_t i = 0; i < g->nch; i++)
+        u->cached += g->ch[p * (size_t)g->req.n].cached;
+    }
+    u->no_details = g->nch > 0;
+    for (size_t i = 0; i < g->nch; i++) {
         u->completion += choice_tokens(&g->ch[i]);
+        u->no_details = u->no_details && g->ch[i].below_hit;
+    }
 }
 
 /* Every choice as the builders see it (the caller frees the array). */
@@ -471,6 +525,7 @@ static void gen_release(struct gen_req *g)
         sim_gen_release(&g->ch[i].gen);
         sim_tool_calls_release(&g->ch[i].calls);
     }
+    sim_kvreq_release(&g->kv);
     free(g->ch);
     free(g->kv_params);
     buf_release(&g->out);
@@ -542,6 +597,30 @@ static void send_error(struct gen_req *g, int status, const char *msg, const cha
     buf_release(&b);
 }
 
+/* The choices that got a slot at admission take their KV blocks before any
+ * byte is sent, so a full cache is a plain 500 and a request whose every
+ * choice is below its cache-hit threshold gets the cache_threshold answer.
+ * Returns 0 to go on, else the status already sent. */
+static int kv_start_admitted(struct gen_req *g)
+{
+    size_t below = 0;
+    for (size_t i = 0; i < g->nch && g->kv.kv; i++) {
+        struct gen_choice *c = &g->ch[i];
+        if (atomic_load(&c->item.state) != SIM_ITEM_RUNNING)
+            continue;
+        if (kv_start(g, c) < 0) {
+            cancel_all(g);
+            send_error(g, 500, SIM_KVREQ_CAPACITY_MSG, NULL);
+            return 500;
+        }
+        below += c->below_hit;
+    }
+    if (!g->kv.kv || below < g->nch)
+        return 0;
+    cancel_all(g);
+    return respond_cache_threshold(g);
+}
+
 static int serve(struct gen_req *g)
 {
     struct sim_server *s = g->s;
@@ -554,6 +633,9 @@ static int serve(struct gen_req *g)
             g->kv_params = buf_take(&kv, NULL);
         buf_release(&kv);
     }
+    int st = kv_start_admitted(g);
+    if (st)
+        return st;
     if (g->req.stream &&
         httpd_begin_chunked(g->c, 200, "text/event-stream; charset=utf-8", g->hdrs) < 0) {
         cancel_all(g);
@@ -570,6 +652,14 @@ static int serve(struct gen_req *g)
         cancel_all(g);
         log_info("client disconnected", LOG_STR("request_id", g->id));
         return 499;
+    }
+    if (w == RUN_KV_FULL) {
+        cancel_all(g);
+        if (g->req.stream)
+            stream_tail(g, 500, SIM_KVREQ_CAPACITY_MSG);
+        else
+            send_error(g, 500, SIM_KVREQ_CAPACITY_MSG, NULL);
+        return 500;
     }
     if (w == CONNFD_ABORT) {
         cancel_all(g);
@@ -612,7 +702,10 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
             gen_release(&g);
             return status;
         }
-        status = admit(&g, err, sizeof(err));
+        status = sim_kvreq_init(&g.kv, s->kv ? sim_kvrank_cache(s->kv) : NULL, s->metrics, &g.req,
+                                g.nch, shown_model(&g), err, sizeof(err));
+        param = status ? "prompt" : NULL;
+        status = status ? status : admit(&g, err, sizeof(err));
     }
     if (status != 0) {
         send_error(&g, status, err, param && *param ? param : NULL);

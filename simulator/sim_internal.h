@@ -19,6 +19,7 @@
 #include <time.h>
 
 struct mg_connection;
+struct sim_kvrank;
 struct tls_reload;
 struct mg_context;
 
@@ -44,6 +45,7 @@ struct sim_server {
     const struct sim_dp *dp; /* borrowed: every rank's engine id, for /query */
     int rank;                /* data-parallel rank */
     struct tls_reload *tls;  /* with --ssl-certfile: serves renewed files */
+    struct sim_kvrank *kv;   /* with --enable-kvcache: the KV cache and its events */
     char engine_id[37];
     char *pd_host;       /* remote_host in kv_transfer_params */
     char *extra_headers; /* x-inference-* lines, or "" */

@@ -54,6 +54,12 @@ void sim_metrics_observe_queue(struct sim_metrics *m, double s);
 /* A choice finished successfully: histograms, token counters, request_success_total. */
 void sim_metrics_observe_done(struct sim_metrics *m, const struct sim_metrics_done *d);
 
+/* vllm:kv_cache_usage_perc: the fraction of KV blocks in use (0..1). */
+void sim_metrics_set_kv_usage(struct sim_metrics *m, double usage);
+/* One prefix-cache lookup: vllm:prefix_cache_queries_total += queried tokens,
+ * vllm:prefix_cache_hits_total += cached tokens (both appear with the first). */
+void sim_metrics_observe_prefix(struct sim_metrics *m, long queried, long cached);
+
 /* The whole exposition text. Returns 0 or -E2BIG. */
 int sim_metrics_format(struct sim_metrics *m, struct buf *out);
 

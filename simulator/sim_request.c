@@ -176,6 +176,7 @@ static int token_prompt(struct sim_request *req, const cJSON *arr, char *err, si
     p->text = xstrndup(p->echo, p->echo_len);
     p->text_len = p->echo_len;
     p->ntokens = n;
+    p->token_ids = true;
     return 0;
 }
 
@@ -300,6 +301,11 @@ static int parse_common(struct sim_request *req, char *err, size_t errlen, const
             json_opt_bool(kv, "do_remote_prefill", &req->do_remote_prefill, &present, err, errlen),
             "kv_transfer_params.do_remote_prefill");
     }
+    const cJSON *cht = cJSON_GetObjectItemCaseSensitive(r, "cache_hit_threshold");
+    if (cht && !cJSON_IsNull(cht))
+        FIELD(json_opt_double(r, "cache_hit_threshold", &req->cache_hit_threshold,
+                              &req->cache_hit_given, err, errlen),
+              "cache_hit_threshold");
     req->max_given = have_max;
     return 0;
 }
@@ -336,6 +342,12 @@ int sim_request_validate(struct sim_request *req, char *err, size_t errlen, cons
     if (req->api == SIM_API_CHAT && req->top_given && !req->logprobs) {
         snprintf(err, errlen, "top_logprobs requires logprobs to be true");
         *param = "top_logprobs";
+        return 400;
+    }
+    /* Upstream ignores a value outside 0..1 (and falls back to the global one). */
+    if (req->cache_hit_given && !(req->cache_hit_threshold >= 0 && req->cache_hit_threshold <= 1)) {
+        snprintf(err, errlen, "cache_hit_threshold must be between 0 and 1");
+        *param = "cache_hit_threshold";
         return 400;
     }
     if (req->api != SIM_API_CHAT && req->logprobs && req->top_logprobs == 0)

@@ -28,7 +28,8 @@ struct sim_prompt {
     size_t text_len;
     char *echo; /* owned: what echo mode returns (chat: the last message's text) */
     size_t echo_len;
-    long ntokens; /* prompt tokens */
+    long ntokens;   /* prompt tokens */
+    bool token_ids; /* a token-id prompt: text is the ids joined by "," */
 };
 
 struct sim_request {
@@ -46,6 +47,8 @@ struct sim_request {
     bool max_given;    /* max_tokens or max_completion_tokens was given */
     bool do_remote_decode;
     bool do_remote_prefill;
+    bool cache_hit_given;       /* cache_hit_threshold was given (not null) */
+    double cache_hit_threshold; /* 0..1: below this prefix-cache hit rate, finish cache_threshold */
     const cJSON *tools; /* chat shape (responses and messages converted): the array, or NULL */
     const cJSON *tool_choice;   /* chat shape: a string or an object, or NULL */
     const char *instructions;   /* responses: borrowed, or NULL */
@@ -63,9 +66,8 @@ int sim_request_parse(enum sim_api api, const char *body, size_t len, struct sim
 void sim_request_release(struct sim_request *req);
 
 /* The checks of the request's values (n, max tokens, stream with
- * do_remote_decode, ignore_eos, logprobs), which upstream makes after the
- * test headers, failure injection and the model check. Returns 0, or 400 with
- * err and param. */
+ * do_remote_decode, ignore_eos, logprobs, cache_hit_threshold in 0..1), which upstream makes after
+ * the test headers, failure injection and the model check. Returns 0, or 400 with err and param. */
 int sim_request_validate(struct sim_request *req, char *err, size_t errlen, const char **param);
 
 /* Check prompt + max_tokens (or 1) against the context window. Returns 0 or
