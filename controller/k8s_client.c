@@ -1,6 +1,7 @@
 #include "controller/k8s_client.h"
 
 #include "common/json.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 
 #include <cjson/cJSON.h>
@@ -158,6 +159,17 @@ static CURL *handle(struct k8s_client *c, const char *method, const char *path,
     return h;
 }
 
+/* How requests authenticate, for the logs: never the credential itself. */
+static const char *auth_kind(struct k8s_client *c)
+{
+    pthread_mutex_lock(&c->cfg_mu); /* token changes when token_file is re-read */
+    bool bearer = c->cfg->token || c->cfg->token_file;
+    pthread_mutex_unlock(&c->cfg_mu);
+    if (bearer)
+        return c->cfg->cert.len ? "bearer token and client certificate" : "bearer token";
+    return c->cfg->cert.len ? "client certificate" : "none";
+}
+
 static int once(struct k8s_client *c, const char *method, const char *path,
                 const char *content_type, const char *body, struct k8s_resp *out, bool force,
                 char *err, size_t errlen)
@@ -191,6 +203,13 @@ static int once(struct k8s_client *c, const char *method, const char *path,
     } else
         snprintf(err, errlen, "%s %s: %s", method, path, ebuf[0] ? ebuf : curl_easy_strerror(rc));
     count(c, method, out->status);
+    if (log_enabled(LOG_LEVEL_DEBUG)) {
+        double secs = 0;
+        curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &secs);
+        log_debug("api request", LOG_STR("method", method), LOG_STR("path", path),
+                  LOG_INT("status", out->status), LOG_DBL("duration_ms", secs * 1e3),
+                  LOG_STR("auth", auth_kind(c)), LOG_STR("error", rc == CURLE_OK ? NULL : err));
+    }
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     return rc == CURLE_OK ? 0 : -1;
@@ -294,6 +313,8 @@ int k8s_watch(struct k8s_client *c, const char *path, struct k8s_watch_dec *d, k
         if (!w.status)
             curl_easy_getinfo(w.h, CURLINFO_RESPONSE_CODE, &w.status);
         count(c, "WATCH", w.status);
+        log_debug("watch ended", LOG_STR("path", path), LOG_INT("status", w.status),
+                  LOG_STR("auth", auth_kind(c)));
         int out;
         if (w.result != 0)
             out = w.result; /* an ERROR event, or the callback's value */

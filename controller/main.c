@@ -412,6 +412,10 @@ int main(int argc, char **argv)
         k8s_config_release(&cfg);
         return 1;
     }
+    if (cfg.insecure)
+        log_warn("TLS certificate verification of the API server is off",
+                 LOG_STR("reason", "kubeconfig cluster has insecure-skip-tls-verify: true"),
+                 LOG_STR("server", cfg.server));
     struct ctl c = {.q = wq_new(0.005, 1000)};
     prom_hist_init(&c.duration, bounds, sizeof(bounds) / sizeof(bounds[0]));
     c.r.client = k8s_client_new(&cfg, err, sizeof(err));

@@ -75,6 +75,13 @@ int main(int argc, char **argv)
              LOG_INT("data_parallel_size", cfg.data_parallel_size),
              LOG_STR("scheme", cfg.secure_proxy ? "https" : "http"),
              LOG_STR("default_prefiller", cfg.default_prefiller ? cfg.default_prefiller : ""));
+    /* Verification is on unless a flag turned it off: say so, every start. */
+    static const char *const stage_names[] = {"prefiller", "decoder", "encoder"};
+    for (int i = 0; i < 3; i++)
+        if (cfg.insecure_stages & (1u << i))
+            log_warn("TLS certificate verification is off for an upstream",
+                     LOG_STR("stage", stage_names[i]),
+                     LOG_STR("flag", "--tls-insecure-skip-verify"));
     for (int i = 1; i < (int)cfg.data_parallel_size; i++)
         log_info("rank listening", LOG_INT("rank", i), LOG_INT("port", sc_server_port(srv, i)),
                  LOG_INT("model_server_port", cfg.model_server_port + i));
