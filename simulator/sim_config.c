@@ -41,6 +41,7 @@ static void set_defaults(struct sim_config *c)
     c->object_not_required_pct = 50;
     c->tool_extra_call_pct = 45;
     c->shutdown_timeout = 30000000000LL;
+    c->embed_dims = 384;
 }
 
 static void free_list(char **v, size_t n)

@@ -176,6 +176,7 @@ static int token_prompt(struct sim_request *req, const cJSON *arr, char *err, si
     p->text = xstrndup(p->echo, p->echo_len);
     p->text_len = p->echo_len;
     p->ntokens = n;
+    p->token_ids = true;
     return 0;
 }
 

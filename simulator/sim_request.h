@@ -21,7 +21,8 @@ struct sim_prompt {
     size_t text_len;
     char *echo; /* owned: what echo mode returns (chat: the last message's text) */
     size_t echo_len;
-    long ntokens; /* prompt tokens */
+    long ntokens;   /* prompt tokens */
+    bool token_ids; /* given as token ids (uint32): text is them joined by "," */
 };
 
 struct sim_request {

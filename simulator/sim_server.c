@@ -8,6 +8,7 @@
 #include "common/tls.h"
 #include "common/tls_reload.h"
 #include "common/xalloc.h"
+#include "simulator/sim_endpoints.h"
 #include "simulator/sim_internal.h"
 #include "simulator/sim_pd.h"
 #include "simulator/sim_tokenizer.h"
@@ -241,6 +242,10 @@ static int route_post(struct sim_server *s, struct mg_connection *c, const char 
         return is(m, "POST") ? handle_tokenize(s, c) : method_not_allowed(s, c, "POST");
     else if (is(path, "/v1/load_lora_adapter") || is(path, "/v1/unload_lora_adapter"))
         return is(m, "POST") ? handle_lora(s, c, path[4] == 'l') : method_not_allowed(s, c, "POST");
+    else if (is(path, "/v1/embeddings") || is(path, "/v1/completions/render") ||
+             is(path, "/v1/chat/completions/render"))
+        return is(m, "POST") ? sim_endpoint_post(s, c, path, reqid, idlen)
+                             : method_not_allowed(s, c, "POST");
     else
         return 0;
     if (!is(m, "POST"))
