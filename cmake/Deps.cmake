@@ -5,6 +5,7 @@ find_package(CURL REQUIRED)
 find_package(OpenSSL REQUIRED)
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3) # the simulator's response dataset
 
 # Debian's civetweb CMake package config references /usr/bin/civetweb (a separate
 # package), so find the header and library by hand.

@@ -41,6 +41,7 @@ static void set_defaults(struct sim_config *c)
     c->object_not_required_pct = 50;
     c->tool_extra_call_pct = 45;
     c->shutdown_timeout = 30000000000LL;
+    c->dataset_table = xstrdup("llmd");
     c->embed_dims = 384;
 }
 
@@ -62,6 +63,9 @@ void sim_config_release(struct sim_config *c)
     free(c->config_path);
     free(c->ssl_certfile);
     free(c->ssl_keyfile);
+    free(c->dataset_path);
+    free(c->dataset_url);
+    free(c->dataset_table);
     memset(c, 0, sizeof(*c));
 }
 
@@ -276,6 +280,28 @@ static int check_tool_ranges(const struct sim_config *c, char *err, size_t errle
     return -EINVAL;
 }
 
+/* The dataset flags, checked against each other and the mode. */
+static int validate_extras(const struct sim_config *c, char *err, size_t errlen)
+{
+    bool path = c->dataset_path && *c->dataset_path, url = c->dataset_url && *c->dataset_url;
+    const char *t = c->dataset_table;
+    bool ident = t && (*t == '_' || (*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z'));
+    for (; ident && *t; t++)
+        ident = *t == '_' || (*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z') ||
+                (*t >= '0' && *t <= '9');
+    if (url && !path)
+        snprintf(err, errlen, "--dataset-url needs --dataset-path (where the file would be)");
+    else if ((path || url) && c->mode == SIM_MODE_ECHO)
+        snprintf(err, errlen, "--dataset-path cannot be used with --mode echo");
+    else if (!ident)
+        snprintf(err, errlen,
+                 "--dataset-table-name \"%.80s\" must be a plain SQL name (letters, digits, _)",
+                 c->dataset_table ? c->dataset_table : "");
+    else
+        return 0;
+    return -EINVAL;
+}
+
 static int validate(struct sim_config *c, char *err, size_t errlen)
 {
     if (!c->model || !c->model[0]) {
@@ -291,7 +317,7 @@ static int validate(struct sim_config *c, char *err, size_t errlen)
         sim_flag_check_sd("kv-cache-transfer-latency", c->kv_latency, c->kv_latency_sd, err,
                           errlen) < 0)
         return -EINVAL;
-    if (check_tool_ranges(c, err, errlen) < 0)
+    if (check_tool_ranges(c, err, errlen) < 0 || validate_extras(c, err, errlen) < 0)
         return -EINVAL;
     bool crt = c->ssl_certfile && *c->ssl_certfile, key = c->ssl_keyfile && *c->ssl_keyfile;
     if (crt != key) {

@@ -72,7 +72,10 @@ struct sim_config {
     long object_not_required_pct; /* --object-tool-call-not-required-field-probability */
     long tool_extra_call_pct;     /* --tool-call-extra-call-probability */
     long skip_tool_validation;    /* a bool */
-    long embed_dims;              /* --default-embedding-dimensions */
+    /* the response dataset: an SQLite file (sim_dataset) */
+    char *dataset_path, *dataset_url, *dataset_table;
+    long dataset_in_memory; /* a bool */
+    long embed_dims;        /* --default-embedding-dimensions */
     /* pdsim extensions */
     long http_threads;
     int64_t http_request_timeout; /* ns: civetweb request_timeout_ms */

@@ -13,6 +13,7 @@
 #include "common/httpd.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "simulator/sim_dataset.h"
 #include "simulator/sim_hooks.h"
 #include "simulator/sim_pd.h"
 #include "simulator/sim_response.h"
@@ -141,6 +142,10 @@ static void text_choice(struct gen_req *g, struct gen_choice *c)
     const struct sim_config *cfg = g->s->cfg;
     if (cfg->mode == SIM_MODE_ECHO) {
         sim_textgen_echo(c->prompt->echo, c->prompt->echo_len, g->req.max_tokens, &c->gen);
+    } else if (g->s->dp->dataset &&
+               sim_dataset_generate(g->s->dp->dataset, &g->rng, c->prompt, g->req.max_tokens,
+                                    g->req.ignore_eos, cfg->max_model_len, &c->gen) == 0) {
+        /* --dataset-path: a recorded response (on failure, the sentences below) */
     } else {
         bool is_max = false;
         long len = sim_textgen_random_length(&g->rng, g->req.max_tokens, g->req.ignore_eos,

@@ -334,6 +334,46 @@ static void test_bools_lists_and_runtime(void **state)
     sim_config_release(&c);
 }
 
+static void test_dataset_and_embedding_flags(void **state)
+{
+    (void)state;
+    struct sim_config c;
+    char err[256] = "";
+    assert_int_equal(load(&c, err, "--model", "m", NULL), SIM_CONFIG_OK);
+    assert_string_equal(c.dataset_table, "llmd");
+    assert_true(c.embed_dims == 384);
+    sim_config_release(&c);
+    assert_int_equal(load(&c, err, "--model", "m", "--dataset-path", "/d.db", "--dataset-url",
+                          "https://h/d.db", "--dataset-in-memory", "--dataset-table-name", "t_2",
+                          "--default-embedding-dimensions", "8", NULL),
+                     SIM_CONFIG_OK);
+    assert_string_equal(c.dataset_path, "/d.db");
+    assert_string_equal(c.dataset_url, "https://h/d.db");
+    assert_string_equal(c.dataset_table, "t_2");
+    assert_true(c.dataset_in_memory && c.embed_dims == 8);
+    sim_config_release(&c);
+
+    static const struct {
+        const char *a, *b, *want;
+    } cases[] = {
+        {"--dataset-url", "https://h/x", "--dataset-url needs --dataset-path"},
+        {"--dataset-table-name", "a;drop", "--dataset-table-name \"a;drop\" must be a plain"},
+        {"--dataset-table-name", "1t", "must be a plain SQL name"},
+        {"--default-embedding-dimensions", "0", "out of range [1, 65536]"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(load(&c, err, "--model", "m", cases[i].a, cases[i].b, NULL),
+                         SIM_CONFIG_ERROR);
+        if (!strstr(err, cases[i].want))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+        sim_config_release(&c);
+    }
+    assert_int_equal(load(&c, err, "--model", "m", "--mode", "echo", "--dataset-path", "/d", NULL),
+                     SIM_CONFIG_ERROR);
+    assert_non_null(strstr(err, "--dataset-path cannot be used with --mode echo"));
+    sim_config_release(&c);
+}
+
 static void test_help(void **state)
 {
     (void)state;
@@ -363,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_yaml_errors),
         cmocka_unit_test(test_loras_and_ranks),
         cmocka_unit_test(test_bools_lists_and_runtime),
+        cmocka_unit_test(test_dataset_and_embedding_flags),
         cmocka_unit_test(test_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
