@@ -1,7 +1,9 @@
 #include "simulator/sim_config.h"
 
 #include "common/xalloc.h"
+#include "common/yamljson.h"
 #include "common/ycfg.h"
+#include "simulator/sim_fakemetrics.h"
 #include "simulator/sim_flags.h"
 #include "simulator/sim_lora.h"
 
@@ -43,6 +45,7 @@ static void set_defaults(struct sim_config *c)
     c->shutdown_timeout = 30000000000LL;
     c->dataset_table = xstrdup("llmd");
     c->embed_dims = 384;
+    c->fake_refresh = 100000000LL;
 }
 
 static void free_list(char **v, size_t n)
@@ -66,6 +69,7 @@ void sim_config_release(struct sim_config *c)
     free(c->dataset_path);
     free(c->dataset_url);
     free(c->dataset_table);
+    sim_fake_free(c->fake_metrics);
     memset(c, 0, sizeof(*c));
 }
 
@@ -216,12 +220,30 @@ static void free_cli(struct cli_flag *v, size_t n)
     free(v);
 }
 
+/* A YAML mapping value: only fake-metrics takes one (read through yamljson,
+ * which keeps YAML's number and string types). */
+static int apply_yaml_map(struct sim_config *c, const struct flagdef *f, const char *path,
+                          const char *key, cJSON **doc, const char *where, char *err, size_t errlen)
+{
+    char yerr[256];
+    if (f->type != F_FAKE) {
+        snprintf(err, errlen, "%s: expected a value or a list, not a mapping", where);
+        return -EINVAL;
+    }
+    if (!*doc && !(*doc = yaml_file_to_json(path, yerr, sizeof(yerr)))) {
+        snprintf(err, errlen, "--config %s: %s", path, yerr);
+        return -EINVAL;
+    }
+    return sim_flag_apply_fake(c, cJSON_GetObjectItemCaseSensitive(*doc, key), where, err, errlen);
+}
+
 static int apply_yaml(struct sim_config *c, const char *path, char *err, size_t errlen, char *warn,
                       size_t warnlen)
 {
     struct ycfg y;
     char yerr[256];
-    int rc = ycfg_load_file(path, &y, yerr, sizeof(yerr));
+    cJSON *doc = NULL;
+    int rc = ycfg_load_file_maps(path, &y, yerr, sizeof(yerr));
     if (rc < 0) {
         snprintf(err, errlen, "--config %s: %s", path, yerr);
         return rc;
@@ -239,8 +261,12 @@ static int apply_yaml(struct sim_config *c, const char *path, char *err, size_t 
             rc = -EINVAL;
             break;
         }
-        rc = apply(c, f, e->items, e->nitems, e->is_list, where, err, errlen, warn, warnlen);
+        if (e->is_map)
+            rc = apply_yaml_map(c, f, path, e->key, &doc, where, err, errlen);
+        else
+            rc = apply(c, f, e->items, e->nitems, e->is_list, where, err, errlen, warn, warnlen);
     }
+    cJSON_Delete(doc);
     ycfg_release(&y);
     return rc;
 }
@@ -280,7 +306,7 @@ static int check_tool_ranges(const struct sim_config *c, char *err, size_t errle
     return -EINVAL;
 }
 
-/* The dataset flags, checked against each other and the mode. */
+/* The dataset and fake-metrics flags, checked against each other and the mode. */
 static int validate_extras(const struct sim_config *c, char *err, size_t errlen)
 {
     bool path = c->dataset_path && *c->dataset_path, url = c->dataset_url && *c->dataset_url;
@@ -297,6 +323,8 @@ static int validate_extras(const struct sim_config *c, char *err, size_t errlen)
         snprintf(err, errlen,
                  "--dataset-table-name \"%.80s\" must be a plain SQL name (letters, digits, _)",
                  c->dataset_table ? c->dataset_table : "");
+    else if (c->fake_refresh <= 0)
+        snprintf(err, errlen, "--fake-metrics-refresh-interval must be greater than 0");
     else
         return 0;
     return -EINVAL;

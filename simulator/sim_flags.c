@@ -1,7 +1,9 @@
 #include "simulator/sim_flags.h"
 
 #include "common/duration.h"
+#include "common/json.h"
 #include "common/xalloc.h"
+#include "simulator/sim_fakemetrics.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *const sim_failure_names[SIM_FAIL_N] = {"rate_limit",      "invalid_api_key",
                                                    "context_length",  "server_error",
@@ -113,6 +116,11 @@ const struct flagdef sim_flags[] = {
      "the dataset's table: id INTEGER, prompt_hash BLOB, gen_tokens JSON, n_gen_tokens INTEGER"},
     {"default-embedding-dimensions", F_INT, OFF(embed_dims), 1, 65536, "384",
      "length of /v1/embeddings vectors when the request gives no dimensions"},
+    {"fake-metrics", F_FAKE, OFF(fake_metrics), 0, 0, "",
+     "report these metrics instead of the real ones: a JSON object (a mapping in --config), e.g. "
+     "{\"running-requests\":\"oscillate:0:10:5s\",\"kv-cache-usage\":0.4} (docs/simulator.md)"},
+    {"fake-metrics-refresh-interval", F_DUR, OFF(fake_refresh), 0, 0, "100ms",
+     "how often function-driven fake metrics change (> 0)"},
     {"no-enable-sleep-mode", F_NOBOOL, OFF(sleep_mode), 0, 0, "",
      "the opposite of --enable-sleep-mode"},
     {"http-threads", F_INT, OFF(http_threads), 16, 65536, "2048",
@@ -145,8 +153,6 @@ static const char *const unsupported[] = {"enable-kvcache",
                                           "global-cache-hit-threshold",
                                           "render-timeout",
                                           "mm-render-timeout",
-                                          "fake-metrics",
-                                          "fake-metrics-refresh-interval",
                                           "log-http",
                                           "omni",
                                           "no-omni",
@@ -197,6 +203,35 @@ int sim_parse_bool(const char *s, bool *out)
         }
     }
     return -1;
+}
+
+int sim_flag_apply_fake(struct sim_config *c, const cJSON *obj, const char *where, char *err,
+                        size_t errlen)
+{
+    char why[400];
+    struct sim_fake *f;
+    if (sim_fake_parse(obj, (double)time(NULL), &f, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s: %s", where, why);
+        return -EINVAL;
+    }
+    sim_fake_free(c->fake_metrics);
+    c->fake_metrics = f;
+    return 0;
+}
+
+/* --fake-metrics as JSON text. */
+static int apply_fake(struct sim_config *c, const char *val, const char *where, char *err,
+                      size_t errlen)
+{
+    char jerr[160];
+    cJSON *obj = json_parse(val, strlen(val), jerr, sizeof(jerr));
+    if (!obj) {
+        snprintf(err, errlen, "%s: not JSON: %s", where, jerr);
+        return -EINVAL;
+    }
+    int rc = sim_flag_apply_fake(c, obj, where, err, errlen);
+    cJSON_Delete(obj);
+    return rc;
 }
 
 /* Apply one value; where says where it came from ("flag --port"). */
@@ -301,6 +336,8 @@ int sim_flag_apply_scalar(struct sim_config *c, const struct flagdef *f, const c
         *(long *)field = !*(long *)field;
         return 0;
     }
+    case F_FAKE:
+        return apply_fake(c, val, where, err, errlen);
     case F_LIST:
     case F_LORAS:
     case F_FAILURES:
