@@ -4,6 +4,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
       libcurl4-openssl-dev libcjson-dev libyaml-dev libcivetweb-dev libssl-dev \
+      libzmq3-dev libmsgpack-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -14,7 +15,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcurl4 libcjson1 libyaml-0-2 libcivetweb1 \
-      libssl3 ca-certificates \
+      libssl3 libzmq5 libmsgpackc2 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 # bin/tlsshim/libssl.so goes with pdsim-sidecar and pdsim-simulator (see common/tls_shim.c).
 COPY --from=build /opt/pdsim/bin/ /usr/local/bin/

@@ -26,6 +26,7 @@
 
 struct opts {
     const char *host, *model;
+    const char *samples; /* --samples FILE: every measured TTFT and ITL, in ms */
     int port, streams, tokens, ramp_ms, timeout_s;
     double ttft_ms, itl_ms;
     bool json;
@@ -169,6 +170,23 @@ static void summarize(double *v, size_t n, struct summary *out)
     out->max = n ? v[n - 1] : NAN;
 }
 
+/* One line per measurement: "ttft MS" per stream, "itl MS" per gap between tokens. */
+static int write_samples(const char *path, const struct stream *ss, int n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        const struct stream *s = &ss[i];
+        if (s->failed || s->ntok == 0)
+            continue;
+        fprintf(f, "ttft %.4f\n", s->tok[0] - s->t_sent);
+        for (int k = 1; k < s->ntok; k++)
+            fprintf(f, "itl %.4f\n", s->tok[k] - s->tok[k - 1]);
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 static void report(const struct opts *o, struct stream *ss, double elapsed_ms)
 {
     size_t cap = (size_t)o->streams * (size_t)o->tokens;
@@ -219,7 +237,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: sse_loadgen --port N [--host 127.0.0.1] [--streams 1000] "
                     "[--tokens 50] [--ttft-ms 100] [--itl-ms 20] [--ramp-ms 1000] "
-                    "[--model M] [--timeout-s 120] [--json]\n");
+                    "[--model M] [--timeout-s 120] [--json] [--samples FILE]\n");
     exit(2);
 }
 
@@ -235,8 +253,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
                                        {"model", 1, 0, 'm'},
                                        {"timeout-s", 1, 0, 'T'},
                                        {"json", 0, 0, 'j'},
+                                       {"samples", 1, 0, 'S'},
                                        {0, 0, 0, 0}};
-    *o = (struct opts){"127.0.0.1", "testmodel", 0, 1000, 50, 1000, 120, 100, 20, false};
+    *o = (struct opts){"127.0.0.1", "testmodel", NULL, 0, 1000, 50, 1000, 120, 100, 20, false};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -269,6 +288,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'j':
             o->json = true;
+            break;
+        case 'S':
+            o->samples = optarg;
             break;
         default:
             usage();
@@ -331,6 +353,10 @@ int main(int argc, char **argv)
         if (!ss[i].done)
             close_stream(&ss[i], ep, true);
     report(&o, ss, elapsed);
+    if (o.samples && write_samples(o.samples, ss, o.streams) < 0) {
+        fprintf(stderr, "sse_loadgen: cannot write --samples %s\n", o.samples);
+        return 1;
+    }
     for (int i = 0; i < o.streams; i++)
         free(ss[i].tok);
     free(ss);

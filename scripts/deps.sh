@@ -4,12 +4,12 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev
-      libcivetweb-dev libssl-dev libsqlite3-dev)
+      libcivetweb-dev libssl-dev libzmq3-dev libmsgpack-dev libsqlite3-dev)
 for what in "$@"; do
   case "$what" in
     build) ;;
     test) pkgs+=(libcmocka-dev python3 clang-format prometheus nodejs npm openssl python3-yaml
-                 kubernetes-client clang libclang-rt-14-dev) ;;
+                 kubernetes-client clang libclang-rt-14-dev python3-zmq python3-msgpack) ;;
     bench) pkgs+=(nginx-light wrk gnuplot-nox) ;;
     valgrind) pkgs+=(valgrind) ;;
     *) echo "deps.sh: unknown group '$what' (build, test, bench, valgrind)" >&2; exit 2 ;;

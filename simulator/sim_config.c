@@ -5,6 +5,7 @@
 #include "common/ycfg.h"
 #include "simulator/sim_fakemetrics.h"
 #include "simulator/sim_flags.h"
+#include "simulator/sim_kvevents.h"
 #include "simulator/sim_lora.h"
 
 #include <errno.h>
@@ -46,6 +47,13 @@ static void set_defaults(struct sim_config *c)
     c->dataset_table = xstrdup("llmd");
     c->embed_dims = 384;
     c->fake_refresh = 100000000LL;
+    c->kv_cache_size = 1024;
+    c->block_size = 16;
+    c->hash_seed = xstrdup("");
+    c->zmq_endpoint = xstrdup("tcp://127.0.0.1:5557");
+    c->event_batch_size = 16;
+    c->replay_endpoint = xstrdup("");
+    c->replay_queue_size = 1024;
 }
 
 static void free_list(char **v, size_t n)
@@ -70,6 +78,9 @@ void sim_config_release(struct sim_config *c)
     free(c->dataset_url);
     free(c->dataset_table);
     sim_fake_free(c->fake_metrics);
+    free(c->hash_seed);
+    free(c->zmq_endpoint);
+    free(c->replay_endpoint);
     memset(c, 0, sizeof(*c));
 }
 
@@ -330,6 +341,48 @@ static int validate_extras(const struct sim_config *c, char *err, size_t errlen)
     return -EINVAL;
 }
 
+/* The KV-cache settings, as upstream checks them (the ports only matter, and
+ * are only checked, with --enable-kvcache). */
+static int validate_kvcache(const struct sim_config *c, char *err, size_t errlen)
+{
+    long bs = c->block_size;
+    if (bs != 8 && bs != 16 && bs != 32 && bs != 64 && bs != 128) {
+        snprintf(err, errlen, "--block-size must be one of 8, 16, 32, 64, 128 (got %ld)", bs);
+        return -EINVAL;
+    }
+    if (!(c->global_cache_hit_threshold >= 0 && c->global_cache_hit_threshold <= 1)) {
+        snprintf(err, errlen, "--global-cache-hit-threshold must be between 0 and 1");
+        return -EINVAL;
+    }
+    if (c->replay_endpoint[0] && c->replay_queue_size < 1) {
+        snprintf(err, errlen, "--kv-events-replay-queue-size must be >= 1");
+        return -EINVAL;
+    }
+    if (!c->enable_kvcache)
+        return 0;
+    const char *ip = getenv("POD_IP");
+    if (!ip || !*ip) {
+        snprintf(err, errlen,
+                 "--enable-kvcache needs the environment variable POD_IP (the pod's address in "
+                 "the KV-event topic)");
+        return -EINVAL;
+    }
+    /* Each rank publishes on (and replays from) its port + rank, so the two
+     * ranges must not meet, whichever ranks this process serves. */
+    long zp = sim_kvevents_endpoint_port(c->zmq_endpoint);
+    long rp = sim_kvevents_endpoint_port(c->replay_endpoint);
+    long top = c->data_parallel_size - 1;
+    if (c->zmq_endpoint[0] && c->replay_endpoint[0] && zp >= 0 && rp >= 0 && zp <= rp + top &&
+        rp <= zp + top) {
+        snprintf(err, errlen,
+                 "--zmq-endpoint (%s) and --kv-events-replay-endpoint (%s) ports collide once "
+                 "offset by data-parallel rank",
+                 c->zmq_endpoint, c->replay_endpoint);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int validate(struct sim_config *c, char *err, size_t errlen)
 {
     if (!c->model || !c->model[0]) {
@@ -345,7 +398,8 @@ static int validate(struct sim_config *c, char *err, size_t errlen)
         sim_flag_check_sd("kv-cache-transfer-latency", c->kv_latency, c->kv_latency_sd, err,
                           errlen) < 0)
         return -EINVAL;
-    if (check_tool_ranges(c, err, errlen) < 0 || validate_extras(c, err, errlen) < 0)
+    if (check_tool_ranges(c, err, errlen) < 0 || validate_extras(c, err, errlen) < 0 ||
+        validate_kvcache(c, err, errlen) < 0)
         return -EINVAL;
     bool crt = c->ssl_certfile && *c->ssl_certfile, key = c->ssl_keyfile && *c->ssl_keyfile;
     if (crt != key) {
@@ -400,6 +454,11 @@ enum sim_config_result sim_config_load(struct sim_config *c, int argc, char **ar
     if (rc == 0 && env && *env) {
         free(c->model);
         c->model = xstrdup(env);
+    }
+    env = getenv("PYTHONHASHSEED"); /* as vLLM's hash seed; --hash-seed wins */
+    if (rc == 0 && env && *env) {
+        free(c->hash_seed);
+        c->hash_seed = xstrdup(env);
     }
     for (size_t i = 0; i < ncli && rc == 0; i++) {
         char where[160];

@@ -79,6 +79,17 @@ struct sim_config {
     long embed_dims;               /* --default-embedding-dimensions */
     struct sim_fake *fake_metrics; /* --fake-metrics (owned by the loaded config), or NULL */
     int64_t fake_refresh;          /* --fake-metrics-refresh-interval, ns */
+    /* the KV cache and its events */
+    long enable_kvcache;               /* a bool */
+    long kv_cache_size;                /* blocks */
+    long block_size;                   /* tokens per block: 8, 16, 32, 64 or 128 */
+    char *hash_seed;                   /* block-key seed (--hash-seed, else env PYTHONHASHSEED) */
+    char *zmq_endpoint;                /* KV-event PUB address; "" publishes nothing */
+    long event_batch_size;             /* events per ZMQ message */
+    long map_event_format;             /* --use-vllm-map-event-format (a bool) */
+    char *replay_endpoint;             /* --kv-events-replay-endpoint (ROUTER), or "" */
+    long replay_queue_size;            /* batches kept for replay */
+    double global_cache_hit_threshold; /* 0..1; 0: off */
     /* pdsim extensions */
     long http_threads;
     int64_t http_request_timeout; /* ns: civetweb request_timeout_ms */

@@ -15,8 +15,12 @@
 #include "common/xalloc.h"
 #include "simulator/sim_dataset.h"
 #include "simulator/sim_hooks.h"
+#include "simulator/sim_kvrank.h"
+#include "simulator/sim_kvreq.h"
 #include "simulator/sim_pd.h"
-#include "simulator/sim_response.h"
+#include "simulator/sim_req_ext.h"
+#include "simulator/sim_req_generate.h"
+#include "simulator/sim_resp_api.h"
 #include "simulator/sim_textgen.h"
 #include "simulator/sim_toolgen.h"
 #include "simulator/sim_tools.h"
@@ -38,7 +42,8 @@ struct gen_choice {
     size_t ntok;                 /* tokens to send: gen's, or every call's argument tokens */
     size_t call, call_tok;       /* the next argument token to send: call and token in it */
     size_t emitted;
-    bool started, done;
+    long cached;                               /* prompt tokens found in the KV cache */
+    bool kv_started, below_hit, started, done; /* below_hit: ends with cache_threshold */
     struct timespec next, first_at;
 };
 
@@ -46,10 +51,11 @@ struct gen_req {
     struct sim_server *s;
     struct mg_connection *c;
     struct sim_request req;
-    struct sim_tools tools; /* chat: the checked tools and tool_choice */
-    struct sim_resp_ctx rctx;
+    struct sim_tools tools;         /* the checked tools and tool_choice */
+    const struct sim_resp_ops *ops; /* the API's builders */
+    struct sim_resp_stream st;
     char reqid[136]; /* the request id: a UUID from the seed, or the client's X-Request-Id */
-    char id[160];    /* the response id: "chatcmpl-" or "cmpl-" + reqid, as upstream */
+    char id[160];    /* the response id: the API's prefix ("chatcmpl-", ...) + reqid */
     char hdrs[4608]; /* the server's extra headers (at most 4 KiB), plus X-Request-Id */
     struct gen_choice *ch;
     size_t nch;
@@ -61,7 +67,12 @@ struct gen_req {
     int evfd, sockfd;
     struct buf out;
     char *kv_params;
+    struct sim_kvreq kv; /* the prompts' KV blocks (--enable-kvcache) */
+    bool kv_full;        /* a choice found no room in the KV cache: 500 */
 };
+
+/* run()'s answer when a choice found no room in the KV cache. */
+#define RUN_KV_FULL 100
 
 static void ts_add(struct timespec *t, int64_t ns)
 {
@@ -85,11 +96,6 @@ static double ts_sec(const struct timespec *from, const struct timespec *to)
     return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
 }
 
-static const char *id_prefix(const struct gen_req *g)
-{
-    return g->req.api == SIM_API_CHAT ? "chatcmpl" : "cmpl";
-}
-
 static void make_id(struct gen_req *g)
 {
     struct sim_rng r;
@@ -102,7 +108,7 @@ static void make_id(struct gen_req *g)
              (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xfff),
              (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
              (unsigned long long)(b & 0xffffffffffffULL));
-    snprintf(g->id, sizeof(g->id), "%s-%s", id_prefix(g), g->reqid);
+    snprintf(g->id, sizeof(g->id), "%s%s", g->ops->id_prefix, g->reqid);
     sim_rng_seed2(&g->rng, seed, n);
     sim_rng_seed2(&g->fail_rng, seed ^ 0xfa11ULL, n);
 }
@@ -119,7 +125,7 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
         if (h && *h) {
             if (sim_hooks_request_id(h, g->reqid, sizeof(g->reqid), err, errlen))
                 return 400;
-            snprintf(g->id, sizeof(g->id), "%s-%s", id_prefix(g), g->reqid);
+            snprintf(g->id, sizeof(g->id), "%s%s", g->ops->id_prefix, g->reqid);
         }
         size_t used = strlen(g->hdrs);
         snprintf(g->hdrs + used, sizeof(g->hdrs) - used, "X-Request-Id: %s\r\n", g->reqid);
@@ -127,7 +133,9 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
     const char *re = mg_get_header(g->c, "X-Return-Error");
     if (re)
         return sim_hooks_return_error(re, err, errlen);
-    const char *ct = mg_get_header(g->c, "X-Cache-Threshold-Finish-Reason");
+    /* As upstream, the Responses and generate requests have no cache threshold. */
+    const char *ct =
+        g->ops->cache_threshold ? mg_get_header(g->c, "X-Cache-Threshold-Finish-Reason") : NULL;
     if (ct && sim_parse_bool(ct, &g->cache_threshold) < 0) { /* Go's ParseBool, as upstream */
         snprintf(err, errlen, "X-Cache-Threshold-Finish-Reason: \"%.60s\" is not true or false",
                  ct);
@@ -140,7 +148,9 @@ static int injected(struct gen_req *g, char *err, size_t errlen, const char **pa
 static void text_choice(struct gen_req *g, struct gen_choice *c)
 {
     const struct sim_config *cfg = g->s->cfg;
-    if (cfg->mode == SIM_MODE_ECHO) {
+    if (cfg->mode == SIM_MODE_ECHO && g->req.api == SIM_API_GENERATE) {
+        sim_req_generate_echo(&g->req, g->req.max_tokens, &c->gen); /* the ids themselves */
+    } else if (cfg->mode == SIM_MODE_ECHO) {
         sim_textgen_echo(c->prompt->echo, c->prompt->echo_len, g->req.max_tokens, &c->gen);
     } else if (g->s->dp->dataset &&
                sim_dataset_generate(g->s->dp->dataset, &g->rng, c->prompt, g->req.max_tokens,
@@ -156,9 +166,9 @@ static void text_choice(struct gen_req *g, struct gen_choice *c)
     c->ntok = c->gen.toks.n;
 }
 
-/* Tool calls (chat, when tool_choice allows and the draw makes some), or text,
- * for every choice, decided up front so the timed loop only sends. As
- * upstream, tools apply in echo mode too and max_tokens does not cut them. */
+/* Tool calls (when tool_choice allows and the draw makes some), or text, for
+ * every choice, decided up front so the timed loop only sends. As upstream,
+ * tools apply in echo mode too and max_tokens does not cut them. */
 static void prepare_choices(struct gen_req *g)
 {
     const struct sim_config *cfg = g->s->cfg;
@@ -176,6 +186,7 @@ static void prepare_choices(struct gen_req *g)
             c->prompt = &g->req.prompts[p];
             sim_gen_init(&c->gen);
             sim_toolgen_calls(&g->tools, &tcfg, &g->rng, &c->calls);
+            sim_req_ext_calls(&g->req, &c->calls);
             for (size_t i = 0; i < c->calls.n; i++)
                 c->ntok += c->calls.v[i].toks.n;
             if (c->calls.n)
@@ -194,50 +205,33 @@ static long choice_tokens(const struct gen_choice *c)
     return c->calls.n ? sim_tool_calls_tokens(&c->calls) : (long)c->gen.toks.n;
 }
 
-/* The next argument token of the tool calls; the finish reason rides on the
- * last token of each call, as upstream. */
-static void emit_tool_token(struct gen_req *g, struct gen_choice *c)
+/* What the API's builders see of a choice. */
+static struct sim_resp_choice view(const struct gen_req *g, const struct gen_choice *c)
 {
-    const struct sim_tool_call *tc = &c->calls.v[c->call];
-    const struct sim_tok *t = &tc->toks.v[c->call_tok];
-    bool last = c->call_tok + 1 >= tc->toks.n;
-    if (g->req.stream) {
-        int rc = 0;
-        if (c->emitted == 0)
-            rc = sim_resp_sse_role(&g->out, &g->rctx, c->index);
-        rc = rc ? rc
-                : sim_resp_sse_tool(&g->out, &g->rctx, c->index, (long)c->call, tc->id,
-                                    c->call_tok == 0 ? tc->name : NULL, tc->args + t->off, t->len,
-                                    last);
-        (void)rc; /* the out buffer has no cap */
-    }
-    c->call_tok++;
-    if (last) {
-        c->call++;
-        c->call_tok = 0;
-    }
-    c->emitted++;
+    return (struct sim_resp_choice){
+        .index = c->index,
+        .text = c->gen.text ? c->gen.text : "",
+        .len = c->gen.text_len,
+        .finish = c->gen.finish,
+        .toks = c->gen.toks.v,
+        .ntoks = c->gen.toks.n,
+        .top = g->req.logprobs && !c->calls.n ? g->req.top_logprobs : -1, /* none for tools */
+        .calls = &c->calls,
+    };
 }
 
+/* The next token: of the text, or of the tool calls' arguments (call by call). */
 static void emit_token(struct gen_req *g, struct gen_choice *c)
 {
-    if (c->calls.n) {
-        emit_tool_token(g, c);
-        return;
-    }
-    const struct sim_tok *t = &c->gen.toks.v[c->emitted];
     if (g->req.stream) {
-        int rc = 0;
-        if (c->emitted == 0)
-            rc = sim_resp_sse_role(&g->out, &g->rctx, c->index);
-        if (g->req.logprobs) /* the token's real position (upstream uses created % 1000) */
-            rc = rc ? rc
-                    : sim_resp_sse_token_lp(&g->out, &g->rctx, c->index, c->gen.text + t->off,
-                                            t->len, (long)c->emitted, g->req.top_logprobs);
-        else
-            rc = rc ? rc
-                    : sim_resp_sse_token(&g->out, &g->rctx, c->index, c->gen.text + t->off, t->len);
+        struct sim_resp_choice v = view(g, c);
+        int rc = c->calls.n ? g->ops->tool(&g->out, &g->st, &v, c->call, c->call_tok)
+                            : g->ops->token(&g->out, &g->st, &v, c->emitted);
         (void)rc; /* the out buffer has no cap */
+    }
+    if (c->calls.n && ++c->call_tok >= c->calls.v[c->call].toks.n) {
+        c->call++;
+        c->call_tok = 0;
     }
     c->emitted++;
 }
@@ -246,8 +240,9 @@ static void finish_choice(struct gen_req *g, struct gen_choice *c, const struct 
 {
     struct sim_server *s = g->s;
     c->done = true;
-    if (g->req.stream && !c->calls.n) {
-        int rc = sim_resp_sse_finish(&g->out, &g->rctx, c->index, c->gen.finish);
+    if (g->req.stream) {
+        struct sim_resp_choice v = view(g, c);
+        int rc = g->ops->finish(&g->out, &g->st, &v);
         (void)rc; /* the out buffer has no cap */
     }
     struct sim_metrics_done d = {
@@ -261,7 +256,35 @@ static void finish_choice(struct gen_req *g, struct gen_choice *c, const struct 
         .finish = c->gen.finish,
     };
     sim_sched_finish(s->sched, &c->item);
+    sim_kvreq_end(&g->kv, (size_t)(c - g->ch));
     sim_metrics_observe_done(s->metrics, &d);
+}
+
+/* Choice c got its slot: acquire its prompt's KV blocks, and apply upstream's
+ * cache-hit threshold (the request's cache_hit_threshold, else the global
+ * one): below it, the choice ends at once with finish_reason cache_threshold
+ * and no tokens. The n copies of a prompt share the first one's verdict (it
+ * starts first), or the first would make the others look cached. Returns 0 or
+ * -ENOSPC. */
+static int kv_start(struct gen_req *g, struct gen_choice *c)
+{
+    size_t k = (size_t)(c - g->ch), first = k - k % (size_t)g->req.n;
+    c->kv_started = true;
+    int rc = sim_kvreq_start(&g->kv, k, (size_t)(c->prompt - g->req.prompts), &c->cached);
+    if (rc < 0 || !g->kv.kv)
+        return rc;
+    if (k == first ? !sim_kvreq_below_threshold(g->req.cache_hit_given, g->req.cache_hit_threshold,
+                                                g->s->cfg->global_cache_hit_threshold, c->cached,
+                                                c->prompt->ntokens)
+                   : !g->ch[first].below_hit)
+        return 0;
+    c->below_hit = true;
+    sim_tool_calls_release(&c->calls);
+    sim_gen_release(&c->gen);
+    sim_gen_init(&c->gen);
+    c->gen.finish = SIM_FINISH_CACHE_THRESHOLD;
+    c->ntok = 0;
+    return 0;
 }
 
 /* Start a choice whose slot was granted, or emit what is due. */
@@ -269,10 +292,16 @@ static void advance(struct gen_req *g, struct gen_choice *c, const struct timesp
 {
     struct sim_server *s = g->s;
     if (!c->started) {
+        if (!c->kv_started && kv_start(g, c) < 0) {
+            g->kv_full = true;
+            return;
+        }
         long running = sim_sched_running(s->sched);
-        int64_t ttft = sim_lat_ttft(&g->rt->lat, &g->rng, c->prompt->ntokens, 0,
-                                    g->req.do_remote_prefill, running);
-        sim_metrics_observe_ttft(s->metrics, (double)ttft / 1e9);
+        int64_t ttft = c->below_hit ? 0
+                                    : sim_lat_ttft(&g->rt->lat, &g->rng, c->prompt->ntokens,
+                                                   c->cached, g->req.do_remote_prefill, running);
+        if (!c->below_hit)
+            sim_metrics_observe_ttft(s->metrics, (double)ttft / 1e9);
         c->started = true;
         /* The clock starts when the request arrived, or when a queued choice got
          * its slot: parsing and tokenizing are part of the simulated prefill. */
@@ -280,6 +309,8 @@ static void advance(struct gen_req *g, struct gen_choice *c, const struct timesp
                       c->item.started_at.tv_nsec != c->item.queued_at.tv_nsec;
         c->next = queued ? c->item.started_at : g->t_recv;
         ts_add(&c->next, ttft);
+        if (c->below_hit) /* at once, as upstream */
+            c->next = *now;
     }
     while (!c->done && ts_le(&c->next, now)) {
         if (c->emitted == 0)
@@ -327,6 +358,8 @@ static int run(struct gen_req *g)
             if (atomic_load(&c->item.state) != SIM_ITEM_RUNNING)
                 continue;
             advance(g, c, &now);
+            if (g->kv_full)
+                return RUN_KV_FULL;
             if (!c->done && (!any || ts_le(&c->next, &earliest))) {
                 earliest = c->next;
                 any = true;
@@ -349,55 +382,60 @@ static int run(struct gen_req *g)
     }
 }
 
+/* Prompts count once however many choices they have, their cached tokens
+ * too (those of their first choice); details are null when every choice
+ * ended with cache_threshold, as upstream's cache_threshold answer. */
 static void usage_of(const struct gen_req *g, struct sim_resp_usage *u)
 {
     memset(u, 0, sizeof(*u));
-    for (size_t p = 0; p < g->req.nprompts; p++)
+    for (size_t p = 0; p < g->req.nprompts; p++) {
         u->prompt += g->req.prompts[p].ntokens;
-    for (size_t i = 0; i < g->nch; i++)
+        u->cached += g->ch[p * (size_t)g->req.n].cached;
+    }
+    u->no_details = g->nch > 0;
+    for (size_t i = 0; i < g->nch; i++) {
         u->completion += choice_tokens(&g->ch[i]);
+        u->no_details = u->no_details && g->ch[i].below_hit;
+    }
+}
+
+/* Every choice as the builders see it (the caller frees the array). */
+static struct sim_resp_choice *views(const struct gen_req *g)
+{
+    struct sim_resp_choice *v = xcalloc(g->nch, sizeof(*v));
+    for (size_t i = 0; i < g->nch; i++)
+        v[i] = view(g, &g->ch[i]);
+    return v;
 }
 
 static int respond_full(struct gen_req *g)
 {
-    struct sim_resp_choice *rc = xcalloc(g->nch, sizeof(*rc));
+    struct sim_resp_choice *v = views(g);
     struct sim_resp_usage u;
     struct buf body;
     buf_init(&body, BUF_NOCAP);
     buf_reserve(&body, 512);
-    for (size_t i = 0; i < g->nch; i++) {
-        const struct gen_choice *c = &g->ch[i];
-        rc[i] = (struct sim_resp_choice){
-            .index = c->index,
-            .text = c->gen.text,
-            .len = c->gen.text_len,
-            .finish = c->gen.finish,
-            .toks = c->gen.toks.v,
-            .ntoks = c->gen.toks.n,
-            .top = g->req.logprobs && !c->calls.n ? g->req.top_logprobs : -1, /* none for tools */
-            .calls = &c->calls,
-        };
-    }
     usage_of(g, &u);
-    int err = sim_resp_full(&body, &g->rctx, rc, g->nch, &u, g->kv_params);
+    int err = g->ops->full(&body, &g->st, v, g->nch, &u, g->kv_params);
     if (err == 0)
         httpd_send(g->c, 200, "application/json", g->hdrs, body.data, body.len);
     buf_release(&body);
-    free(rc);
+    free(v);
     return 200;
 }
 
 static void stream_tail(struct gen_req *g, int status, const char *error)
 {
     struct sim_resp_usage u;
-    int rc = 0;
+    int rc;
     if (error) {
-        rc = sim_resp_sse_error(&g->out, status, error);
-    } else if (g->req.include_usage) {
+        rc = g->ops->stream_error(&g->out, &g->st, status, error);
+    } else {
+        struct sim_resp_choice *v = views(g);
         usage_of(g, &u);
-        rc = sim_resp_sse_usage(&g->out, &g->rctx, &u);
+        rc = g->ops->tail(&g->out, &g->st, v, g->nch, &u);
+        free(v);
     }
-    rc = rc ? rc : sim_resp_sse_done(&g->out);
     if (rc == 0 && flush_out(g) == 0)
         httpd_end_chunked(g->c);
 }
@@ -415,45 +453,41 @@ static int respond_cache_threshold(struct gen_req *g)
         u.prompt += g->req.prompts[p].ntokens;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
+    struct sim_resp_choice *ch = xcalloc(g->nch, sizeof(*ch));
     for (size_t i = 0; i < g->nch; i++) {
         struct sim_metrics_done d = {.e2e = ts_sec(&g->t_recv, &now),
                                      .prompt_tokens = g->ch[i].prompt->ntokens,
                                      .max_tokens_param = g->req.max_tokens,
                                      .finish = SIM_FINISH_CACHE_THRESHOLD};
         sim_metrics_observe_done(s->metrics, &d);
+        ch[i] = (struct sim_resp_choice){
+            .index = g->ch[i].index, .text = "", .finish = SIM_FINISH_CACHE_THRESHOLD, .top = -1};
     }
     struct buf b;
     buf_init(&b, BUF_NOCAP);
     int rc = 0;
-    if (g->req.stream) {
-        for (size_t i = 0; i < g->nch && rc == 0; i++) /* one chunk each, as upstream */
-            rc = sim_resp_sse_finish(&b, &g->rctx, g->ch[i].index, SIM_FINISH_CACHE_THRESHOLD);
-        if (rc == 0 && g->req.include_usage)
-            rc = sim_resp_sse_usage(&b, &g->rctx, &u);
-        rc = rc ? rc : sim_resp_sse_done(&b);
+    if (g->req.stream) { /* no tokens: one finish per choice, as upstream */
+        rc = g->ops->begin(&b, &g->st, &u);
+        for (size_t i = 0; i < g->nch && rc == 0; i++)
+            rc = g->ops->finish(&b, &g->st, &ch[i]);
+        rc = rc ? rc : g->ops->tail(&b, &g->st, ch, g->nch, &u);
         if (rc == 0 &&
             httpd_begin_chunked(g->c, 200, "text/event-stream; charset=utf-8", g->hdrs) == 0 &&
             httpd_write_chunk(g->c, b.data, b.len) == 0)
             httpd_end_chunked(g->c);
     } else {
-        struct sim_resp_choice *ch = xcalloc(g->nch, sizeof(*ch));
-        for (size_t i = 0; i < g->nch; i++)
-            ch[i] = (struct sim_resp_choice){.index = g->ch[i].index,
-                                             .text = "",
-                                             .finish = SIM_FINISH_CACHE_THRESHOLD,
-                                             .top = -1};
-        rc = sim_resp_full(&b, &g->rctx, ch, g->nch, &u, NULL);
-        free(ch);
+        rc = g->ops->full(&b, &g->st, ch, g->nch, &u, NULL);
         if (rc == 0)
             httpd_send(g->c, 200, "application/json", g->hdrs, b.data, b.len);
     }
+    free(ch);
     buf_release(&b);
     return 200;
 }
 
-/* Checks that need the parsed request, in upstream's order: model, the
- * request's values, context window. Returns 0 or
- * an HTTP status with err set. */
+/* Checks that need the parsed request, in upstream's order: model, the API's
+ * required fields, tools and the request's values (sim_req_ext_check), then
+ * the context window. Returns 0 or an HTTP status with err set. */
 static int check_request(struct gen_req *g, char *err, size_t errlen, const char **param)
 {
     const struct sim_config *cfg = g->s->cfg;
@@ -465,12 +499,7 @@ static int check_request(struct gen_req *g, char *err, size_t errlen, const char
         }
         g->lora = g->req.model;
     }
-    *param = NULL;
-    int rc = 0;
-    if (g->req.api == SIM_API_CHAT) /* tool schemas first, as upstream */
-        rc = sim_tools_check(g->req.tools, g->req.tool_choice, cfg->skip_tool_validation, &g->tools,
-                             err, errlen, param);
-    rc = rc ? rc : sim_request_validate(&g->req, err, errlen, param);
+    int rc = sim_req_ext_check(&g->req, cfg->skip_tool_validation, &g->tools, err, errlen, param);
     return rc ? rc : sim_request_check_context(&g->req, cfg->max_model_len, err, errlen);
 }
 
@@ -501,6 +530,7 @@ static void gen_release(struct gen_req *g)
         sim_gen_release(&g->ch[i].gen);
         sim_tool_calls_release(&g->ch[i].calls);
     }
+    sim_kvreq_release(&g->kv);
     free(g->ch);
     free(g->kv_params);
     buf_release(&g->out);
@@ -551,10 +581,55 @@ static const char *shown_model(const struct gen_req *g)
     return g->lora ? g->lora : sim_config_display_name(g->s->cfg);
 }
 
+/* The response's identity, the same in every event of a stream. */
+static void start_response(struct gen_req *g)
+{
+    g->st = (struct sim_resp_stream){
+        .ctx = {g->req.api, g->id, shown_model(g), (long)time(NULL)},
+        .reqid = g->reqid,
+        .instructions = g->req.instructions,
+        .include_usage = g->req.include_usage,
+    };
+}
+
+/* An error answer in the API's shape (OpenAI's, or Anthropic's on /v1/messages). */
+static void send_error(struct gen_req *g, int status, const char *msg, const char *param)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    if (g->ops->error_body(&b, status, msg, param) == 0)
+        httpd_send(g->c, status, "application/json", g->hdrs, buf_str(&b), b.len);
+    buf_release(&b);
+}
+
+/* The choices that got a slot at admission take their KV blocks before any
+ * byte is sent, so a full cache is a plain 500 and a request whose every
+ * choice is below its cache-hit threshold gets the cache_threshold answer.
+ * Returns 0 to go on, else the status already sent. */
+static int kv_start_admitted(struct gen_req *g)
+{
+    size_t below = 0;
+    for (size_t i = 0; i < g->nch && g->kv.kv; i++) {
+        struct gen_choice *c = &g->ch[i];
+        if (atomic_load(&c->item.state) != SIM_ITEM_RUNNING)
+            continue;
+        if (kv_start(g, c) < 0) {
+            cancel_all(g);
+            send_error(g, 500, SIM_KVREQ_CAPACITY_MSG, NULL);
+            return 500;
+        }
+        below += c->below_hit;
+    }
+    if (!g->kv.kv || below < g->nch)
+        return 0;
+    cancel_all(g);
+    return respond_cache_threshold(g);
+}
+
 static int serve(struct gen_req *g)
 {
     struct sim_server *s = g->s;
-    g->rctx = (struct sim_resp_ctx){g->req.api, g->id, shown_model(g), (long)time(NULL)};
+    start_response(g);
     if (g->req.do_remote_decode) {
         struct buf kv;
         buf_init(&kv, BUF_NOCAP);
@@ -563,10 +638,19 @@ static int serve(struct gen_req *g)
             g->kv_params = buf_take(&kv, NULL);
         buf_release(&kv);
     }
+    int st = kv_start_admitted(g);
+    if (st)
+        return st;
     if (g->req.stream &&
         httpd_begin_chunked(g->c, 200, "text/event-stream; charset=utf-8", g->hdrs) < 0) {
         cancel_all(g);
         return 499;
+    }
+    if (g->req.stream) { /* the opening events go out with the first flush */
+        struct sim_resp_usage u;
+        usage_of(g, &u);
+        int rc = g->ops->begin(&g->out, &g->st, &u);
+        (void)rc; /* the out buffer has no cap */
     }
     int w = run(g);
     if (w == CONNFD_GONE) {
@@ -574,12 +658,20 @@ static int serve(struct gen_req *g)
         log_info("client disconnected", LOG_STR("request_id", g->id));
         return 499;
     }
+    if (w == RUN_KV_FULL) {
+        cancel_all(g);
+        if (g->req.stream)
+            stream_tail(g, 500, SIM_KVREQ_CAPACITY_MSG);
+        else
+            send_error(g, 500, SIM_KVREQ_CAPACITY_MSG, NULL);
+        return 500;
+    }
     if (w == CONNFD_ABORT) {
         cancel_all(g);
         if (g->req.stream)
             stream_tail(g, 503, "server is shutting down");
         else
-            httpd_send_error(g->c, 503, "server is shutting down", NULL, g->hdrs);
+            send_error(g, 503, "server is shutting down", NULL);
         return 503;
     }
     if (g->req.stream) {
@@ -601,6 +693,7 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
     g.evfd = -1;
     g.sockfd = -2;
     g.rt = atomic_load(&s->rt);
+    g.ops = sim_resp_ops_for(api);
     buf_init(&g.out, BUF_NOCAP);
     clock_gettime(CLOCK_MONOTONIC, &g.t_recv);
     snprintf(g.hdrs, sizeof(g.hdrs), "%s", s->extra_headers);
@@ -609,15 +702,18 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
     if (status == 0) {
         prepare_choices(&g);
         if (g.cache_threshold) {
-            g.rctx = (struct sim_resp_ctx){g.req.api, g.id, shown_model(&g), (long)time(NULL)};
+            start_response(&g);
             status = respond_cache_threshold(&g);
             gen_release(&g);
             return status;
         }
-        status = admit(&g, err, sizeof(err));
+        status = sim_kvreq_init(&g.kv, s->kv ? sim_kvrank_cache(s->kv) : NULL, s->metrics, &g.req,
+                                g.nch, shown_model(&g), err, sizeof(err));
+        param = status ? "prompt" : NULL;
+        status = status ? status : admit(&g, err, sizeof(err));
     }
     if (status != 0) {
-        httpd_send_error(c, status, err, param && *param ? param : NULL, g.hdrs);
+        send_error(&g, status, err, param && *param ? param : NULL);
         gen_release(&g);
         return status;
     }

@@ -21,6 +21,7 @@
 struct buf;
 struct mg_connection;
 struct sim_fake;
+struct sim_kvrank;
 struct tls_reload;
 struct mg_context;
 
@@ -47,6 +48,7 @@ struct sim_server {
     const struct sim_dp *dp; /* borrowed: every rank's engine id, for /query */
     int rank;                /* data-parallel rank */
     struct tls_reload *tls;  /* with --ssl-certfile: serves renewed files */
+    struct sim_kvrank *kv;   /* with --enable-kvcache: the KV cache and its events */
     char engine_id[37];
     char *pd_host;       /* remote_host in kv_transfer_params */
     char *extra_headers; /* x-inference-* lines, or "" */
@@ -62,8 +64,8 @@ struct sim_server {
  * body. Returns 0, or the status of the error already sent (body released). */
 int sim_server_small_body(struct sim_server *s, struct mg_connection *c, struct buf *body);
 
-/* Serve POST /v1/chat/completions or /v1/completions. Returns the HTTP status
- * for the access log. */
+/* Serve a generation request of api (chat, completions, responses, messages,
+ * generate). Returns the HTTP status for the access log. */
 int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api, char *reqid,
                  size_t reqidlen);
 

@@ -71,6 +71,9 @@ struct sim_metrics {
     _Atomic long running, waiting;
     _Atomic unsigned long long prompt_total, gen_total;
     _Atomic unsigned long long success[NFINISH];
+    _Atomic double kv_usage;
+    _Atomic unsigned long long prefix_queries, prefix_hits;
+    _Atomic bool prefix_seen;
     pthread_mutex_t lora_mu; /* guards the three below */
     char *lora_running, *lora_waiting;
     double lora_changed;
@@ -207,6 +210,19 @@ void sim_metrics_observe_done(struct sim_metrics *m, const struct sim_metrics_do
         atomic_fetch_add_explicit(&m->success[d->finish], 1, memory_order_relaxed);
 }
 
+void sim_metrics_set_kv_usage(struct sim_metrics *m, double usage)
+{
+    atomic_store_explicit(&m->kv_usage, usage, memory_order_relaxed);
+}
+
+void sim_metrics_observe_prefix(struct sim_metrics *m, long queried, long cached)
+{
+    atomic_fetch_add_explicit(&m->prefix_queries, (unsigned long long)queried,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->prefix_hits, (unsigned long long)cached, memory_order_relaxed);
+    atomic_store_explicit(&m->prefix_seen, true, memory_order_release);
+}
+
 static int gauge(struct buf *b, const char *name, const char *help, const char *labels, double v)
 {
     int rc = prom_write_header(b, name, help, "gauge");
@@ -265,7 +281,7 @@ static int write_gauges(struct sim_metrics *m, struct buf *b)
                     m->labels, (double)atomic_load(&m->waiting));
     rc = rc ? rc
             : gauge(b, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.",
-                    m->labels, 0.0);
+                    m->labels, atomic_load(&m->kv_usage));
     rc = rc ? rc : write_lora_info(m, b);
     return rc ? rc : write_cache_config(m, b);
 }
@@ -415,6 +431,27 @@ static int format_fake(struct sim_metrics *m, const struct sim_fake *f, int64_t 
     return rc ? rc : fake_counters(m, f, out);
 }
 
+/* vLLM's prefix-cache counters, in tokens (upstream counts them only with the
+ * KV cache on, from the first lookup). */
+static int write_prefix(struct sim_metrics *m, struct buf *b)
+{
+    if (!atomic_load_explicit(&m->prefix_seen, memory_order_acquire))
+        return 0;
+    int rc =
+        prom_write_header(b, "vllm:prefix_cache_queries_total",
+                          "Prefix cache queries, in terms of number of queried tokens.", "counter");
+    rc = rc ? rc
+            : prom_write_sample(b, "vllm:prefix_cache_queries_total", m->labels,
+                                (double)atomic_load(&m->prefix_queries));
+    rc = rc ? rc
+            : prom_write_header(b, "vllm:prefix_cache_hits_total",
+                                "Prefix cache hits, in terms of number of cached tokens.",
+                                "counter");
+    return rc ? rc
+              : prom_write_sample(b, "vllm:prefix_cache_hits_total", m->labels,
+                                  (double)atomic_load(&m->prefix_hits));
+}
+
 int sim_metrics_format(struct sim_metrics *m, struct buf *out)
 {
     pthread_mutex_lock(&m->fake_mu);
@@ -434,5 +471,6 @@ int sim_metrics_format(struct sim_metrics *m, struct buf *out)
         rc = prom_write_header(out, hist_meta[i].name, hist_meta[i].help, "histogram");
         rc = rc ? rc : prom_write_hist(out, hist_meta[i].name, m->labels, &m->h[i]);
     }
-    return rc ? rc : write_counters(m, out);
+    rc = rc ? rc : write_counters(m, out);
+    return rc ? rc : write_prefix(m, out);
 }

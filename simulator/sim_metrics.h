@@ -63,6 +63,11 @@ struct sim_fake;
  * Function gauges change once per refresh_ns, as upstream's ticker; their
  * clock starts at the first spec with functions. Thread-safe. */
 void sim_metrics_set_fake(struct sim_metrics *m, const struct sim_fake *f, int64_t refresh_ns);
+/* vllm:kv_cache_usage_perc: the fraction of KV blocks in use (0..1). */
+void sim_metrics_set_kv_usage(struct sim_metrics *m, double usage);
+/* One prefix-cache lookup: vllm:prefix_cache_queries_total += queried tokens,
+ * vllm:prefix_cache_hits_total += cached tokens (both appear with the first). */
+void sim_metrics_observe_prefix(struct sim_metrics *m, long queried, long cached);
 
 /* The whole exposition text. Returns 0 or -E2BIG. */
 int sim_metrics_format(struct sim_metrics *m, struct buf *out);

@@ -3,6 +3,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/xalloc.h"
+#include "simulator/sim_req_ext.h"
 #include "simulator/sim_tokenizer.h"
 
 #include <stdio.h>
@@ -301,6 +302,11 @@ static int parse_common(struct sim_request *req, char *err, size_t errlen, const
             json_opt_bool(kv, "do_remote_prefill", &req->do_remote_prefill, &present, err, errlen),
             "kv_transfer_params.do_remote_prefill");
     }
+    const cJSON *cht = cJSON_GetObjectItemCaseSensitive(r, "cache_hit_threshold");
+    if (cht && !cJSON_IsNull(cht))
+        FIELD(json_opt_double(r, "cache_hit_threshold", &req->cache_hit_threshold,
+                              &req->cache_hit_given, err, errlen),
+              "cache_hit_threshold");
     req->max_given = have_max;
     return 0;
 }
@@ -339,6 +345,12 @@ int sim_request_validate(struct sim_request *req, char *err, size_t errlen, cons
         *param = "top_logprobs";
         return 400;
     }
+    /* Upstream ignores a value outside 0..1 (and falls back to the global one). */
+    if (req->cache_hit_given && !(req->cache_hit_threshold >= 0 && req->cache_hit_threshold <= 1)) {
+        snprintf(err, errlen, "cache_hit_threshold must be between 0 and 1");
+        *param = "cache_hit_threshold";
+        return 400;
+    }
     if (req->api != SIM_API_CHAT && req->logprobs && req->top_logprobs == 0)
         req->top_logprobs = 1; /* the token itself, at least (as upstream) */
     return 0;
@@ -360,6 +372,8 @@ int sim_request_parse(enum sim_api api, const char *body, size_t len, struct sim
         snprintf(err, errlen, "Failed to read and parse request body, expected a JSON object");
         return 400;
     }
+    if (api != SIM_API_CHAT && api != SIM_API_COMPLETIONS)
+        return sim_req_ext_parse(req, err, errlen, param);
     int rc = parse_common(req, err, errlen, param);
     if (rc)
         return rc;

@@ -1,6 +1,7 @@
 /*
- * sim_request: a chat or text completion request body, parsed and validated
- * the way upstream does, into plain C values.
+ * sim_request: a generation request body (chat, text completions, and through
+ * sim_req_ext the Responses, Anthropic Messages and generate APIs), parsed
+ * and validated the way upstream does, into plain C values.
  *
  * Chat messages are flattened as upstream's tokenizer sees them
  * ("### role: text\n" per message); completions keep one prompt per array
@@ -14,7 +15,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum sim_api { SIM_API_CHAT, SIM_API_COMPLETIONS };
+enum sim_api {
+    SIM_API_CHAT,        /* POST /v1/chat/completions */
+    SIM_API_COMPLETIONS, /* POST /v1/completions */
+    SIM_API_RESPONSES,   /* POST /v1/responses (OpenAI Responses) */
+    SIM_API_MESSAGES,    /* POST /v1/messages (Anthropic Messages) */
+    SIM_API_GENERATE,    /* POST /inference/v1/generate (token ids in and out) */
+};
 
 struct sim_prompt {
     char *text; /* owned: what the tokenizer counts (chat: all messages flattened) */
@@ -22,7 +29,7 @@ struct sim_prompt {
     char *echo; /* owned: what echo mode returns (chat: the last message's text) */
     size_t echo_len;
     long ntokens;   /* prompt tokens */
-    bool token_ids; /* given as token ids (uint32): text is them joined by "," */
+    bool token_ids; /* a token-id prompt: text is the ids joined by "," */
 };
 
 struct sim_request {
@@ -40,8 +47,12 @@ struct sim_request {
     bool max_given;    /* max_tokens or max_completion_tokens was given */
     bool do_remote_decode;
     bool do_remote_prefill;
-    const cJSON *tools;         /* chat: the `tools` array, or NULL (checked by sim_tools_check) */
-    const cJSON *tool_choice;   /* chat: a string or an object, or NULL */
+    bool cache_hit_given;       /* cache_hit_threshold was given (not null) */
+    double cache_hit_threshold; /* 0..1: below this prefix-cache hit rate, finish cache_threshold */
+    const cJSON *tools; /* chat shape (responses and messages converted): the array, or NULL */
+    const cJSON *tool_choice;   /* chat shape: a string or an object, or NULL */
+    const char *instructions;   /* responses: borrowed, or NULL */
+    bool tools_off;             /* responses: the input holds a function_call_output: text only */
     struct sim_prompt *prompts; /* owned; chat has exactly one */
     size_t nprompts;
 };
@@ -55,9 +66,8 @@ int sim_request_parse(enum sim_api api, const char *body, size_t len, struct sim
 void sim_request_release(struct sim_request *req);
 
 /* The checks of the request's values (n, max tokens, stream with
- * do_remote_decode, ignore_eos, logprobs), which upstream makes after the
- * test headers, failure injection and the model check. Returns 0, or 400 with
- * err and param. */
+ * do_remote_decode, ignore_eos, logprobs, cache_hit_threshold in 0..1), which upstream makes after
+ * the test headers, failure injection and the model check. Returns 0, or 400 with err and param. */
 int sim_request_validate(struct sim_request *req, char *err, size_t errlen, const char **param);
 
 /* Check prompt + max_tokens (or 1) against the context window. Returns 0 or

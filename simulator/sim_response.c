@@ -25,7 +25,7 @@ static int head(struct buf *b, const struct sim_resp_ctx *c, bool chunk)
     return rc ? rc : buf_putc(b, '"');
 }
 
-static int usage_obj(struct buf *b, const struct sim_resp_usage *u)
+int sim_resp_usage_json(struct buf *b, const struct sim_resp_usage *u)
 {
     int rc = buf_puts(b, "{\"prompt_tokens\":");
     rc = rc ? rc : buf_put_long(b, u->prompt);
@@ -229,7 +229,7 @@ int sim_resp_sse_usage(struct buf *b, const struct sim_resp_ctx *c, const struct
     int rc = buf_puts(b, "data: ");
     rc = rc ? rc : head(b, c, true);
     rc = rc ? rc : buf_appendf(b, ",\"created\":%ld,\"usage\":", c->created);
-    rc = rc ? rc : usage_obj(b, u);
+    rc = rc ? rc : sim_resp_usage_json(b, u);
     return rc ? rc : buf_puts(b, ",\"choices\":[]}\n\n");
 }
 
@@ -288,7 +288,7 @@ int sim_resp_full(struct buf *b, const struct sim_resp_ctx *c, const struct sim_
     rc = rc ? rc : buf_puts(b, ",\"created\":");
     rc = rc ? rc : buf_put_long(b, c->created);
     rc = rc ? rc : buf_puts(b, ",\"usage\":");
-    rc = rc ? rc : usage_obj(b, u);
+    rc = rc ? rc : sim_resp_usage_json(b, u);
     rc = rc ? rc : buf_puts(b, ",\"choices\":[");
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (i)

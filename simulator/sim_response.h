@@ -39,6 +39,10 @@ struct sim_resp_usage {
     bool no_details; /* "prompt_tokens_details": null (a cache_threshold answer) */
 };
 
+/* The usage object: {"prompt_tokens","completion_tokens","total_tokens",
+ * "prompt_tokens_details":{"cached_tokens"} (or null)}. */
+int sim_resp_usage_json(struct buf *b, const struct sim_resp_usage *u);
+
 /* "data: {...role chunk...}\n\n" (chat only; completions append nothing). */
 int sim_resp_sse_role(struct buf *b, const struct sim_resp_ctx *c, long index);
 /* "data: {...one token...}\n\n". */

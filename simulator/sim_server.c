@@ -12,7 +12,9 @@
 #include "simulator/sim_endpoints.h"
 #include "simulator/sim_fakemetrics.h"
 #include "simulator/sim_internal.h"
+#include "simulator/sim_kvrank.h"
 #include "simulator/sim_pd.h"
+#include "simulator/sim_resp_api.h"
 #include "simulator/sim_tokenizer.h"
 
 #include <civetweb.h>
@@ -207,11 +209,15 @@ static int handle_lora(struct sim_server *s, struct mg_connection *c, bool load)
         httpd_send_error(c, status = 400, err, "lora_name", s->extra_headers);
     } else if (load) {
         sim_lora_put(s->loras, m.name, m.path);
+        if (s->kv)
+            sim_kvrank_lora(s->kv, m.name, true);
         log_info("lora adapter loaded", LOG_STR("name", m.name), LOG_STR("path", m.path));
     } else if (sim_lora_remove(s->loras, m.name) < 0) {
         snprintf(err, sizeof(err), "The lora adapter '%s' cannot be found.", m.name);
         httpd_send_error(c, status = 404, err, "lora_name", s->extra_headers);
     } else {
+        if (s->kv)
+            sim_kvrank_lora(s->kv, m.name, false);
         log_info("lora adapter unloaded", LOG_STR("name", m.name));
     }
     if (status == 200)
@@ -238,6 +244,12 @@ static int route_post(struct sim_server *s, struct mg_connection *c, const char 
         api = SIM_API_CHAT;
     else if (is(path, "/v1/completions"))
         api = SIM_API_COMPLETIONS;
+    else if (is(path, "/v1/responses"))
+        api = SIM_API_RESPONSES;
+    else if (is(path, "/v1/messages"))
+        api = SIM_API_MESSAGES;
+    else if (is(path, "/inference/v1/generate"))
+        api = SIM_API_GENERATE;
     else if (is(path, "/tokenize"))
         return is(m, "POST") ? handle_tokenize(s, c) : method_not_allowed(s, c, "POST");
     else if (is(path, "/v1/load_lora_adapter") || is(path, "/v1/unload_lora_adapter"))
@@ -252,8 +264,14 @@ static int route_post(struct sim_server *s, struct mg_connection *c, const char 
         return 0;
     if (!is(m, "POST"))
         return method_not_allowed(s, c, "POST");
-    if (atomic_load(&s->shutting_down))
-        return send_err(s, c, 503, "server is shutting down");
+    if (atomic_load(&s->shutting_down)) { /* in the API's error shape (Anthropic's on messages) */
+        struct buf b;
+        buf_init(&b, BUF_NOCAP);
+        if (sim_resp_ops_for(api)->error_body(&b, 503, "server is shutting down", NULL) == 0)
+            httpd_send(c, 503, "application/json", s->extra_headers, buf_str(&b), b.len);
+        buf_release(&b);
+        return 503;
+    }
     return sim_generate(s, c, api, reqid, idlen);
 }
 
@@ -287,6 +305,8 @@ static int handle_sleep(struct sim_server *s, struct mg_connection *c, const cha
         const char *dev = getenv("VLLM_SERVER_DEV_MODE");
         if (s->cfg->sleep_mode && dev && strcmp(dev, "1") == 0) {
             atomic_store(&s->sleeping, true);
+            if (s->kv) /* as upstream: the cache is dropped (AllBlocksCleared) */
+                sim_kvrank_sleep(s->kv);
             log_info("sleeping");
         }
     } else {
@@ -296,6 +316,8 @@ static int handle_sleep(struct sim_server *s, struct mg_connection *c, const cha
             mg_get_var(q, strlen(q), "tags", tags, sizeof(tags));
         if (!tags[0] || strcmp(tags, "kv_cache") == 0) {
             atomic_store(&s->sleeping, false);
+            if (s->kv)
+                sim_kvrank_wake(s->kv);
             log_info("awake");
         }
     }
@@ -445,8 +467,11 @@ static void load_lora_modules(struct sim_server *s)
         struct sim_lora_module m;
         char why[256];
         if (sim_lora_parse_module(s->cfg->lora_modules[i], s->cfg->model, &m, why, sizeof(why)) ==
-            0)
+            0) {
             sim_lora_put(s->loras, m.name, m.path);
+            if (s->kv)
+                sim_kvrank_lora(s->kv, m.name, true);
+        }
         sim_lora_module_release(&m);
     }
 }
@@ -471,12 +496,17 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, const struct s
     atomic_store(&s->rt, rt);
     pthread_mutex_init(&s->admin_mu, NULL);
     struct sim_metrics_opts mo = {sim_config_display_name(cfg), cfg->max_model_len, cfg->max_loras,
-                                  16, 1024};
+                                  cfg->block_size, cfg->kv_cache_size};
     s->metrics = sim_metrics_new(&mo);
     if (cfg->fake_metrics)
         sim_metrics_set_fake(s->metrics, cfg->fake_metrics, cfg->fake_refresh);
     s->sched =
         sim_sched_new(cfg->max_num_seqs, cfg->max_waiting_queue_length, cfg->max_loras, s->metrics);
+    if (cfg->enable_kvcache &&
+        !(s->kv = sim_kvrank_start(cfg, s->rank, port, s->metrics, err, errlen))) {
+        sim_server_stop(s);
+        return NULL;
+    }
     load_lora_modules(s);
     memcpy(s->engine_id, dp->engine_ids[index], sizeof(s->engine_id));
     s->pd_host = pd_host(cfg);
@@ -524,6 +554,8 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, const struct s
         free(s->extra_headers);
         s->extra_headers = build_extra_headers(s->port);
         rt->cfg.port = s->port; /* GET /admin/config shows this rank's port */
+        if (s->kv)              /* the KV-event topic names the real port */
+            sim_kvrank_set_port(s->kv, s->port);
     }
     return s;
 }
@@ -559,6 +591,7 @@ void sim_server_stop(struct sim_server *s)
         sim_server_abort(s);
         httpd_stop(s->ctx);
     }
+    sim_kvrank_stop(s->kv); /* after httpd_stop: no request holds blocks any more */
     sim_sched_free(s->sched);
     sim_metrics_free(s->metrics);
     sim_lora_free(s->loras);

@@ -23,12 +23,12 @@ class CliTest(unittest.TestCase):
         cases = [
             (["--model", "m", "--port", "x"], "flag --port"),
             (["--model", "m", "--no-such-flag"], "--no-such-flag"),
-            (["--model", "m", "--enable-kvcache"], "--enable-kvcache"),
+            (["--model", "m", "--enable-kvcache"], "--enable-kvcache"),  # without POD_IP
             (["--model", "m", "--time-to-first-token", "10 parsecs"], "--time-to-first-token"),
             (["--port", "8000"], "--model is required"),
         ]
         for args, needle in cases:
-            rc, out, err = run(*args)
+            rc, out, err = run(*args, env={"POD_IP": ""})
             self.assertNotEqual(rc, 0, args)
             lines = err.strip().splitlines()
             self.assertEqual(len(lines), 1, err)

@@ -142,7 +142,15 @@ static void test_errors(void **state)
         const char *a, *b, *want;
     } cases[] = {
         {"--bogus", "1", "unknown flag --bogus"},
-        {"--enable-kvcache", "true", "flag --enable-kvcache: not supported"},
+        {"--mm-encoder-only", "true", "flag --mm-encoder-only: not supported"},
+        {"--enable-kvcache", "true", "--enable-kvcache needs the environment variable POD_IP"},
+        {"--block-size", "24", "--block-size must be one of 8, 16, 32, 64, 128 (got 24)"},
+        {"--block-size", "256", "flag --block-size: 256 is out of range"},
+        {"--kv-cache-size", "-1", "flag --kv-cache-size: -1 is out of range"},
+        {"--event-batch-size", "0", "flag --event-batch-size: 0 is out of range"},
+        {"--global-cache-hit-threshold", "1.5", "--global-cache-hit-threshold must be between"},
+        {"--global-cache-hit-threshold", "-0.1", "--global-cache-hit-threshold must be between"},
+        {"--kv-events-replay-queue-size", "2000000", "out of range [0, 1048576]"},
         {"--port", "abc", "flag --port: \"abc\" is not an integer"},
         {"--port", "70000", "flag --port: 70000 is out of range"},
         {"--max-num-seqs", "0", "flag --max-num-seqs: 0 is out of range"},
@@ -209,7 +217,7 @@ static void test_yaml_errors(void **state)
         {"model: m\nport: [1, 2]\n", "line 2: key \"port\": expected one value"},
         {"model: m\nmode: 3\n", "line 2: key \"mode\": \"3\" is not a mode"},
         {"model: m\n  x: : y\n", "line 2"},
-        {"model: m\nenable-kvcache: true\n", "not supported"},
+        {"model: m\nmm-encoder-only: true\n", "not supported"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct sim_config c;
@@ -333,6 +341,71 @@ static void test_bools_lists_and_runtime(void **state)
                      SIM_CONFIG_ERROR);
     assert_non_null(strstr(err, "\"nope\" is not a failure type"));
     sim_config_release(&c);
+}
+
+/* The KV-cache flags: upstream's defaults, PYTHONHASHSEED below --hash-seed,
+ * a YAML global-cache-hit-threshold honoured (upstream's pflag default
+ * overwrites it), the replay queue only checked with a replay endpoint, and
+ * the ZMQ and replay ports apart over every data-parallel rank. */
+static void test_kvcache_flags(void **state)
+{
+    (void)state;
+    struct sim_config c;
+    char err[256] = "";
+    unsetenv("PYTHONHASHSEED");
+    setenv("POD_IP", "10.0.0.1", 1);
+    assert_int_equal(load(&c, err, "--model", "m", NULL), SIM_CONFIG_OK);
+    assert_int_equal(c.enable_kvcache, 0);
+    assert_int_equal(c.kv_cache_size, 1024);
+    assert_int_equal(c.block_size, 16);
+    assert_string_equal(c.hash_seed, "");
+    assert_string_equal(c.zmq_endpoint, "tcp://127.0.0.1:5557");
+    assert_int_equal(c.event_batch_size, 16);
+    assert_int_equal(c.map_event_format, 0);
+    assert_string_equal(c.replay_endpoint, "");
+    assert_int_equal(c.replay_queue_size, 1024);
+    assert_true(c.global_cache_hit_threshold == 0);
+    sim_config_release(&c);
+
+    setenv("PYTHONHASHSEED", "123", 1);
+    assert_int_equal(load(&c, err, "--model", "m", "--enable-kvcache", "--block-size", "8",
+                          "--kv-cache-size", "0", "--use-vllm-map-event-format",
+                          "--kv-events-replay-queue-size", "0", NULL),
+                     SIM_CONFIG_OK);
+    assert_string_equal(c.hash_seed, "123");
+    assert_int_equal(c.enable_kvcache, 1);
+    assert_int_equal(c.block_size, 8);
+    assert_int_equal(c.kv_cache_size, 0);
+    assert_int_equal(c.map_event_format, 1);
+    sim_config_release(&c);
+    assert_int_equal(load(&c, err, "--model", "m", "--hash-seed", "7", NULL), SIM_CONFIG_OK);
+    assert_string_equal(c.hash_seed, "7");
+    sim_config_release(&c);
+    char *path = write_yaml("model: m\nhash-seed: \"9\"\nglobal-cache-hit-threshold: 0.5\n");
+    assert_int_equal(load(&c, err, "--config", path, NULL), SIM_CONFIG_OK);
+    assert_string_equal(c.hash_seed, "123"); /* env over YAML */
+    assert_true(c.global_cache_hit_threshold == 0.5);
+    sim_config_release(&c);
+    remove(path);
+    unsetenv("PYTHONHASHSEED");
+
+    assert_int_equal(load(&c, err, "--model", "m", "--kv-events-replay-endpoint", "tcp://*:6000",
+                          "--kv-events-replay-queue-size", "0", NULL),
+                     SIM_CONFIG_ERROR);
+    assert_non_null(strstr(err, "--kv-events-replay-queue-size must be >= 1"));
+    sim_config_release(&c);
+    assert_int_equal(load(&c, err, "--model", "m", "--enable-kvcache", "--data-parallel-size", "3",
+                          "--zmq-endpoint", "tcp://127.0.0.1:6000", "--kv-events-replay-endpoint",
+                          "tcp://*:6002", NULL),
+                     SIM_CONFIG_ERROR);
+    assert_non_null(strstr(err, "ports collide once offset by data-parallel rank"));
+    sim_config_release(&c);
+    assert_int_equal(load(&c, err, "--model", "m", "--enable-kvcache", "--data-parallel-size", "3",
+                          "--zmq-endpoint", "tcp://127.0.0.1:6000", "--kv-events-replay-endpoint",
+                          "tcp://*:6003", NULL),
+                     SIM_CONFIG_OK);
+    sim_config_release(&c);
+    unsetenv("POD_IP");
 }
 
 static void test_dataset_and_fake_flags(void **state)
@@ -467,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_yaml_errors),
         cmocka_unit_test(test_loras_and_ranks),
         cmocka_unit_test(test_bools_lists_and_runtime),
+        cmocka_unit_test(test_kvcache_flags),
         cmocka_unit_test(test_dataset_and_fake_flags),
         cmocka_unit_test(test_help),
     };
