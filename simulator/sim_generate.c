@@ -707,10 +707,10 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
             gen_release(&g);
             return status;
         }
-        status = sim_kvreq_init(&g.kv, s->kv ? sim_kvrank_cache(s->kv) : NULL, s->metrics, &g.req,
-                                g.nch, shown_model(&g), err, sizeof(err));
-        param = status ? "prompt" : NULL;
-        status = status ? status : admit(&g, err, sizeof(err));
+        sim_kvreq_init(&g.kv, s->kv ? sim_kvrank_cache(s->kv) : NULL, s->metrics, &g.req, g.nch,
+                       shown_model(&g));
+        param = NULL;
+        status = admit(&g, err, sizeof(err));
     }
     if (status != 0) {
         send_error(&g, status, err, param && *param ? param : NULL);

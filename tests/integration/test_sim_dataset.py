@@ -48,8 +48,16 @@ def render_ids():
     return story, chat
 
 
+def fnv32(s):
+    h = 2166136261
+    for b in s.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
 def build_db(path, table="llmd"):
     story, chat = render_ids()
+    build_db.chat_ids = chat
     db = sqlite3.connect(path)
     db.execute(SCHEMA.format(table))
     rows = [(prompt_hash(story), json.dumps(STORY), len(STORY)),
@@ -85,6 +93,15 @@ class DatasetTest(unittest.TestCase):
         self.assertEqual(j["choices"][0]["message"]["content"], "".join(CHAT))
         st, j = sim.json("POST", "/v1/completions", {"model": M, "prompt": [5, 6, 7]})
         self.assertEqual(j["choices"][0]["text"], "".join(IDS))
+        # /inference/v1/generate: ids in, the record's ids out ("numbers" when it has them,
+        # else its strings' ids); the chat prompt's ids find the chat record
+        gen = {"model": M, "sampling_params": {"max_tokens": 20}}
+        st, j = sim.json("POST", "/inference/v1/generate", dict(gen, token_ids=[5, 6, 7]))
+        self.assertEqual(st, 200, j)
+        self.assertEqual(j["choices"][0]["token_ids"], [fnv32(t) for t in IDS])
+        st, j = sim.json("POST", "/inference/v1/generate",
+                         dict(gen, token_ids=build_db.chat_ids))
+        self.assertEqual(j["choices"][0]["token_ids"], [11, 12, 13, 14])
         # max_tokens cuts the record: finish "length"
         st, j = sim.json("POST", "/v1/completions",
                          {"model": M, "prompt": "Tell me a story", "max_tokens": 3})
