@@ -243,18 +243,11 @@ static void usage(void)
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
-    static const struct option lo[] = {{"host", 1, 0, 'h'},
-                                       {"port", 1, 0, 'p'},
-                                       {"streams", 1, 0, 's'},
-                                       {"tokens", 1, 0, 'k'},
-                                       {"ttft-ms", 1, 0, 't'},
-                                       {"itl-ms", 1, 0, 'i'},
-                                       {"ramp-ms", 1, 0, 'r'},
-                                       {"model", 1, 0, 'm'},
-                                       {"timeout-s", 1, 0, 'T'},
-                                       {"json", 0, 0, 'j'},
-                                       {"samples", 1, 0, 'S'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"host", 1, 0, 'h'},    {"port", 1, 0, 'p'},    {"streams", 1, 0, 's'},
+        {"tokens", 1, 0, 'k'},  {"ttft-ms", 1, 0, 't'}, {"itl-ms", 1, 0, 'i'},
+        {"ramp-ms", 1, 0, 'r'}, {"model", 1, 0, 'm'},   {"timeout-s", 1, 0, 'T'},
+        {"json", 0, 0, 'j'},    {"samples", 1, 0, 'S'}, {0, 0, 0, 0}};
     *o = (struct opts){"127.0.0.1", "testmodel", NULL, 0, 1000, 50, 1000, 120, 100, 20, false};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
