@@ -5,6 +5,7 @@ find_package(CURL REQUIRED)
 find_package(OpenSSL REQUIRED)
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3) # the simulator's response dataset
 # KV-cache events (pdsim-simulator): ZeroMQ and msgpack-c (Debian's libzmq3-dev, libmsgpack-dev)
 pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
 pkg_check_modules(MSGPACK REQUIRED IMPORTED_TARGET msgpack)

@@ -76,13 +76,25 @@ int buf_putc(struct buf *b, char c)
 
 int buf_put_double(struct buf *b, double v)
 {
-    char s[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(s, sizeof(s), "%.*g", prec, v);
+    char s[48];
+    int prec = 1;
+    if (v == 0)
+        return buf_putc(b, '0');
+    for (; prec < 17; prec++) { /* the fewest significant digits that read back */
+        snprintf(s, sizeof(s), "%.*e", prec - 1, v);
         if (strtod(s, NULL) == v)
             break;
     }
-    return buf_puts(b, s);
+    snprintf(s, sizeof(s), "%.*e", prec - 1, v);
+    char *e = strchr(s, 'e');
+    int exp10 = atoi(e + 1);
+    double a = v < 0 ? -v : v;
+    if (a >= 1e-6 && a < 1e21) { /* Go's encoding/json: plain decimals in this range */
+        int decimals = prec - 1 - exp10;
+        return buf_appendf(b, "%.*f", decimals > 0 ? decimals : 0, v);
+    }
+    *e = '\0'; /* and e-07 as e-7 */
+    return buf_appendf(b, "%se%c%d", s, exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
 }
 
 int buf_put_long(struct buf *b, long long v)

@@ -130,6 +130,33 @@ int prom_write_hist(struct buf *b, const char *name, const char *labels, const s
     return rc;
 }
 
+int prom_write_hist_counts(struct buf *b, const char *name, const char *labels,
+                           const double *bounds, size_t nbounds, const uint64_t *counts,
+                           size_t ncounts, double sum)
+{
+    uint64_t cum = 0;
+    char le[40], s[40];
+    const char *lb = labels && *labels ? labels : NULL;
+    int rc = 0;
+    for (size_t i = 0; i <= nbounds && rc == 0; i++) {
+        for (size_t k = i; k < ncounts && (k == i || i == nbounds); k++)
+            cum += counts[k];
+        if (i < nbounds)
+            fmt_value(le, sizeof(le), bounds[i]);
+        else
+            snprintf(le, sizeof(le), "+Inf");
+        rc = buf_appendf(b, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, lb ? lb : "", lb ? "," : "",
+                         le, (unsigned long long)cum);
+    }
+    fmt_value(s, sizeof(s), sum);
+    rc = rc ? rc
+            : (lb ? buf_appendf(b, "%s_sum{%s} %s\n%s_count{%s} %llu\n", name, lb, s, name, lb,
+                                (unsigned long long)cum)
+                  : buf_appendf(b, "%s_sum %s\n%s_count %llu\n", name, s, name,
+                                (unsigned long long)cum));
+    return rc;
+}
+
 int prom_escape_label(struct buf *b, const char *v)
 {
     int rc = 0;

@@ -42,6 +42,12 @@ int prom_write_header(struct buf *b, const char *name, const char *help, const c
 int prom_write_sample(struct buf *b, const char *name, const char *labels, double v);
 /* The _bucket (cumulative, le="+Inf" last), _sum and _count lines. */
 int prom_write_hist(struct buf *b, const char *name, const char *labels, const struct prom_hist *h);
+/* A histogram given as counts per bucket (counts[i] observations in bucket i;
+ * counts[nbounds] and any after it in +Inf) and the sum of the observations:
+ * the same _bucket, _sum and _count lines. */
+int prom_write_hist_counts(struct buf *b, const char *name, const char *labels,
+                           const double *bounds, size_t nbounds, const uint64_t *counts,
+                           size_t ncounts, double sum);
 /* Append v escaped as a label value (backslash, quote, newline). */
 int prom_escape_label(struct buf *b, const char *v);
 

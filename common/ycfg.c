@@ -36,8 +36,8 @@ static char *scalar_text(const yaml_node_t *n)
     return xstrndup(s, len);
 }
 
-static int add_entry(struct ycfg *c, yaml_document_t *doc, const yaml_node_pair_t *pair, char *err,
-                     size_t errlen)
+static int add_entry(struct ycfg *c, yaml_document_t *doc, const yaml_node_pair_t *pair, bool maps,
+                     char *err, size_t errlen)
 {
     yaml_node_t *k = yaml_document_get_node(doc, pair->key);
     yaml_node_t *v = yaml_document_get_node(doc, pair->value);
@@ -77,6 +77,8 @@ static int add_entry(struct ycfg *c, yaml_document_t *doc, const yaml_node_pair_
             }
             e.items[e.nitems++] = scalar_text(it);
         }
+    } else if (maps) {
+        e.is_map = true; /* the caller reads the mapping itself */
     } else {
         snprintf(err, errlen, "line %d: key \"%s\": expected a value or a list, not a mapping",
                  line, key);
@@ -88,7 +90,8 @@ static int add_entry(struct ycfg *c, yaml_document_t *doc, const yaml_node_pair_
     return 0;
 }
 
-int ycfg_parse(const char *text, size_t len, struct ycfg *out, char *err, size_t errlen)
+static int parse(const char *text, size_t len, struct ycfg *out, bool maps, char *err,
+                 size_t errlen)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -119,7 +122,7 @@ int ycfg_parse(const char *text, size_t len, struct ycfg *out, char *err, size_t
     }
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
-        rc = add_entry(out, &doc, p, err, errlen);
+        rc = add_entry(out, &doc, p, maps, err, errlen);
         if (rc < 0)
             break;
     }
@@ -131,7 +134,12 @@ out:
     return rc;
 }
 
-int ycfg_load_file(const char *path, struct ycfg *out, char *err, size_t errlen)
+int ycfg_parse(const char *text, size_t len, struct ycfg *out, char *err, size_t errlen)
+{
+    return parse(text, len, out, false, err, errlen);
+}
+
+static int load_file(const char *path, struct ycfg *out, bool maps, char *err, size_t errlen)
 {
     struct buf b;
     char chunk[8192];
@@ -161,9 +169,19 @@ int ycfg_load_file(const char *path, struct ycfg *out, char *err, size_t errlen)
             snprintf(err, errlen, "cannot read %s", path);
         goto out;
     }
-    rc = ycfg_parse(buf_str(&b), b.len, out, err, errlen);
+    rc = parse(buf_str(&b), b.len, out, maps, err, errlen);
 out:
     fclose(f);
     buf_release(&b);
     return rc;
+}
+
+int ycfg_load_file(const char *path, struct ycfg *out, char *err, size_t errlen)
+{
+    return load_file(path, out, false, err, errlen);
+}
+
+int ycfg_load_file_maps(const char *path, struct ycfg *out, char *err, size_t errlen)
+{
+    return load_file(path, out, true, err, errlen);
 }

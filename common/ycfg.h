@@ -16,6 +16,7 @@ struct ycfg_entry {
     char *key;
     int line;     /* 1-based line of the key */
     bool is_list; /* value was a YAML sequence */
+    bool is_map;  /* value was a mapping (ycfg_load_file_maps only): no items */
     char **items; /* scalars; a plain scalar has exactly one; "null"/"~" scalars are "" */
     size_t nitems;
 };
@@ -31,6 +32,9 @@ struct ycfg {
 int ycfg_parse(const char *text, size_t len, struct ycfg *out, char *err, size_t errlen);
 /* Read and parse a file. -ENOENT etc. when it cannot be read (err says so). */
 int ycfg_load_file(const char *path, struct ycfg *out, char *err, size_t errlen);
+/* The same, but a mapping value is an entry with is_map set and no items,
+ * for keys whose caller reads the nested value itself (through yamljson). */
+int ycfg_load_file_maps(const char *path, struct ycfg *out, char *err, size_t errlen);
 void ycfg_release(struct ycfg *c);
 
 #endif

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev
-      libcivetweb-dev libssl-dev libzmq3-dev libmsgpack-dev)
+      libcivetweb-dev libssl-dev libzmq3-dev libmsgpack-dev libsqlite3-dev)
 for what in "$@"; do
   case "$what" in
     build) ;;

@@ -5,6 +5,7 @@
 #include "common/httpd.h"
 #include "common/log.h"
 #include "simulator/sim_config.h"
+#include "simulator/sim_dataset.h"
 #include "simulator/sim_server.h"
 
 #include <civetweb.h>
@@ -73,6 +74,22 @@ static int start_ranks(const struct sim_config *cfg, const struct sim_dp *dp,
     return dp->nranks;
 }
 
+/* --dataset-path, shared by every rank. Returns 0 or -1 with err naming the flag. */
+static int open_dataset(const struct sim_config *cfg, struct sim_dp *dp, char *err, size_t errlen)
+{
+    if (!cfg->dataset_path || !*cfg->dataset_path)
+        return 0;
+    struct sim_dataset_opts o = {cfg->dataset_path, cfg->dataset_url, cfg->dataset_table,
+                                 cfg->dataset_in_memory != 0};
+    if (sim_dataset_open(&o, &dp->dataset, err, errlen) < 0)
+        return -1;
+    log_info("dataset loaded", LOG_STR("path", cfg->dataset_path),
+             LOG_STR("table", cfg->dataset_table),
+             LOG_INT("records", sim_dataset_records(dp->dataset)),
+             LOG_BOOL("in_memory", cfg->dataset_in_memory));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct sim_config cfg;
@@ -98,14 +115,20 @@ int main(int argc, char **argv)
     sigset_t set;
     httpd_block_stop_signals(&set);
 
-    mg_init_library(0);
     struct sim_dp dp;
     struct sim_server *srv[SIM_DP_MAX];
     sim_dp_init(&dp, &cfg);
+    if (open_dataset(&cfg, &dp, err, sizeof(err)) < 0) {
+        fprintf(stderr, "pdsim-simulator: %s\n", err);
+        sim_config_release(&cfg);
+        return 2;
+    }
+    mg_init_library(0);
     int nsrv = start_ranks(&cfg, &dp, srv, err, sizeof(err));
     if (nsrv == 0) {
         fprintf(stderr, "pdsim-simulator: %s\n", err);
         mg_exit_library();
+        sim_dataset_free(dp.dataset);
         sim_config_release(&cfg);
         return 1;
     }
@@ -118,6 +141,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nsrv; i++)
         sim_server_stop(srv[i]);
     mg_exit_library();
+    sim_dataset_free(dp.dataset);
     sim_config_release(&cfg);
     log_info("stopped");
     return 0;

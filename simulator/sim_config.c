@@ -1,7 +1,9 @@
 #include "simulator/sim_config.h"
 
 #include "common/xalloc.h"
+#include "common/yamljson.h"
 #include "common/ycfg.h"
+#include "simulator/sim_fakemetrics.h"
 #include "simulator/sim_flags.h"
 #include "simulator/sim_kvevents.h"
 #include "simulator/sim_lora.h"
@@ -42,6 +44,9 @@ static void set_defaults(struct sim_config *c)
     c->object_not_required_pct = 50;
     c->tool_extra_call_pct = 45;
     c->shutdown_timeout = 30000000000LL;
+    c->dataset_table = xstrdup("llmd");
+    c->embed_dims = 384;
+    c->fake_refresh = 100000000LL;
     c->kv_cache_size = 1024;
     c->block_size = 16;
     c->hash_seed = xstrdup("");
@@ -69,6 +74,10 @@ void sim_config_release(struct sim_config *c)
     free(c->config_path);
     free(c->ssl_certfile);
     free(c->ssl_keyfile);
+    free(c->dataset_path);
+    free(c->dataset_url);
+    free(c->dataset_table);
+    sim_fake_free(c->fake_metrics);
     free(c->hash_seed);
     free(c->zmq_endpoint);
     free(c->replay_endpoint);
@@ -222,12 +231,30 @@ static void free_cli(struct cli_flag *v, size_t n)
     free(v);
 }
 
+/* A YAML mapping value: only fake-metrics takes one (read through yamljson,
+ * which keeps YAML's number and string types). */
+static int apply_yaml_map(struct sim_config *c, const struct flagdef *f, const char *path,
+                          const char *key, cJSON **doc, const char *where, char *err, size_t errlen)
+{
+    char yerr[256];
+    if (f->type != F_FAKE) {
+        snprintf(err, errlen, "%s: expected a value or a list, not a mapping", where);
+        return -EINVAL;
+    }
+    if (!*doc && !(*doc = yaml_file_to_json(path, yerr, sizeof(yerr)))) {
+        snprintf(err, errlen, "--config %s: %s", path, yerr);
+        return -EINVAL;
+    }
+    return sim_flag_apply_fake(c, cJSON_GetObjectItemCaseSensitive(*doc, key), where, err, errlen);
+}
+
 static int apply_yaml(struct sim_config *c, const char *path, char *err, size_t errlen, char *warn,
                       size_t warnlen)
 {
     struct ycfg y;
     char yerr[256];
-    int rc = ycfg_load_file(path, &y, yerr, sizeof(yerr));
+    cJSON *doc = NULL;
+    int rc = ycfg_load_file_maps(path, &y, yerr, sizeof(yerr));
     if (rc < 0) {
         snprintf(err, errlen, "--config %s: %s", path, yerr);
         return rc;
@@ -245,8 +272,12 @@ static int apply_yaml(struct sim_config *c, const char *path, char *err, size_t 
             rc = -EINVAL;
             break;
         }
-        rc = apply(c, f, e->items, e->nitems, e->is_list, where, err, errlen, warn, warnlen);
+        if (e->is_map)
+            rc = apply_yaml_map(c, f, path, e->key, &doc, where, err, errlen);
+        else
+            rc = apply(c, f, e->items, e->nitems, e->is_list, where, err, errlen, warn, warnlen);
     }
+    cJSON_Delete(doc);
     ycfg_release(&y);
     return rc;
 }
@@ -283,6 +314,30 @@ static int check_tool_ranges(const struct sim_config *c, char *err, size_t errle
     if (!what)
         return 0;
     snprintf(err, errlen, "--min-tool-call-%s must be at most --max-tool-call-%s", what, what);
+    return -EINVAL;
+}
+
+/* The dataset and fake-metrics flags, checked against each other and the mode. */
+static int validate_extras(const struct sim_config *c, char *err, size_t errlen)
+{
+    bool path = c->dataset_path && *c->dataset_path, url = c->dataset_url && *c->dataset_url;
+    const char *t = c->dataset_table;
+    bool ident = t && (*t == '_' || (*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z'));
+    for (; ident && *t; t++)
+        ident = *t == '_' || (*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z') ||
+                (*t >= '0' && *t <= '9');
+    if (url && !path)
+        snprintf(err, errlen, "--dataset-url needs --dataset-path (where the file would be)");
+    else if ((path || url) && c->mode == SIM_MODE_ECHO)
+        snprintf(err, errlen, "--dataset-path cannot be used with --mode echo");
+    else if (!ident)
+        snprintf(err, errlen,
+                 "--dataset-table-name \"%.80s\" must be a plain SQL name (letters, digits, _)",
+                 c->dataset_table ? c->dataset_table : "");
+    else if (c->fake_refresh <= 0)
+        snprintf(err, errlen, "--fake-metrics-refresh-interval must be greater than 0");
+    else
+        return 0;
     return -EINVAL;
 }
 
@@ -343,7 +398,8 @@ static int validate(struct sim_config *c, char *err, size_t errlen)
         sim_flag_check_sd("kv-cache-transfer-latency", c->kv_latency, c->kv_latency_sd, err,
                           errlen) < 0)
         return -EINVAL;
-    if (check_tool_ranges(c, err, errlen) < 0 || validate_kvcache(c, err, errlen) < 0)
+    if (check_tool_ranges(c, err, errlen) < 0 || validate_extras(c, err, errlen) < 0 ||
+        validate_kvcache(c, err, errlen) < 0)
         return -EINVAL;
     bool crt = c->ssl_certfile && *c->ssl_certfile, key = c->ssl_keyfile && *c->ssl_keyfile;
     if (crt != key) {

@@ -18,6 +18,7 @@ enum sim_mode { SIM_MODE_RANDOM, SIM_MODE_ECHO };
 enum sim_calc { SIM_CALC_LEGACY, SIM_CALC_CONSTANT, SIM_CALC_PER_TOKEN };
 
 struct cJSON;
+struct sim_fake;
 
 /* Injected failures (--failure-types), upstream's canned errors. */
 enum sim_failure {
@@ -72,6 +73,12 @@ struct sim_config {
     long object_not_required_pct; /* --object-tool-call-not-required-field-probability */
     long tool_extra_call_pct;     /* --tool-call-extra-call-probability */
     long skip_tool_validation;    /* a bool */
+    /* the response dataset: an SQLite file (sim_dataset) */
+    char *dataset_path, *dataset_url, *dataset_table;
+    long dataset_in_memory;        /* a bool */
+    long embed_dims;               /* --default-embedding-dimensions */
+    struct sim_fake *fake_metrics; /* --fake-metrics (owned by the loaded config), or NULL */
+    int64_t fake_refresh;          /* --fake-metrics-refresh-interval, ns */
     /* the KV cache and its events */
     long enable_kvcache;               /* a bool */
     long kv_cache_size;                /* blocks */
@@ -110,12 +117,14 @@ void sim_config_help(FILE *out);
  * upstream reads boolean flags and headers. Returns 0, or -1 for anything else. */
 int sim_parse_bool(const char *s, bool *out);
 
-/* The keys POST /admin/config may change: every latency key, failure-injection-rate
- * and failure-types. Applies the partial update patch (a JSON object; keys are
- * flag names; durations are strings or integer nanoseconds) to *c, a copy of the
+/* The keys POST /admin/config may change: every latency key, failure-injection-rate,
+ * failure-types and (when the config has them) fake-metrics. Applies the partial
+ * update patch (a JSON object; keys are flag names; durations are strings or
+ * integer nanoseconds; fake-metrics a partial object) to *c, a copy of the
  * running config whose pointer members stay shared. Validated as a whole (std-dev
  * bounds, time factor): returns 0, or -1 with err naming the key, and then *c may
- * be partly changed (the caller discards it). */
+ * be partly changed (the caller discards it). A fake-metrics update replaces
+ * c->fake_metrics with a new spec, which the caller then owns. */
 int sim_config_update_runtime(struct sim_config *c, const struct cJSON *patch, char *err,
                               size_t errlen);
 

@@ -1,12 +1,14 @@
 #include "simulator/sim_config.h"
 
 #include "common/duration.h"
+#include "simulator/sim_fakemetrics.h"
 #include "simulator/sim_flags.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const runtime_keys[] = {"time-to-first-token",
                                            "time-to-first-token-std-dev",
@@ -23,6 +25,7 @@ static const char *const runtime_keys[] = {"time-to-first-token",
                                            "time-factor-under-load",
                                            "failure-injection-rate",
                                            "failure-types",
+                                           "fake-metrics",
                                            NULL};
 
 static bool runtime_key(const char *k)
@@ -33,12 +36,48 @@ static bool runtime_key(const char *k)
     return false;
 }
 
+/* A partial fake-metrics update, as upstream: only when started with fake
+ * metrics (the real ones cannot turn fake at run time). */
+static struct sim_fake *patch_fake(const struct sim_config *c, const cJSON *patch, char *err,
+                                   size_t errlen)
+{
+    char why[400];
+    if (!c->fake_metrics) {
+        snprintf(err, errlen,
+                 "key \"fake-metrics\": the simulator is reporting real metrics (start it with "
+                 "--fake-metrics to update fake ones)");
+        return NULL;
+    }
+    struct sim_fake *f =
+        sim_fake_patch(c->fake_metrics, patch, (double)time(NULL), why, sizeof(why));
+    if (!f)
+        snprintf(err, errlen, "key \"fake-metrics\": %s", why);
+    return f;
+}
+
+static int update_fields(struct sim_config *c, const cJSON *patch, struct sim_fake **fake,
+                         char *err, size_t errlen);
+
 int sim_config_update_runtime(struct sim_config *c, const cJSON *patch, char *err, size_t errlen)
 {
+    struct sim_fake *fake = NULL;
     if (!cJSON_IsObject(patch)) {
         snprintf(err, errlen, "the body must be a JSON object of settings");
         return -1;
     }
+    if (update_fields(c, patch, &fake, err, errlen) < 0) {
+        sim_fake_free(fake);
+        return -1;
+    }
+    if (fake)
+        c->fake_metrics = fake; /* published only when everything else is valid */
+    return 0;
+}
+
+/* Every key of patch; a fake-metrics update comes back in *fake. */
+static int update_fields(struct sim_config *c, const cJSON *patch, struct sim_fake **fake,
+                         char *err, size_t errlen)
+{
     const cJSON *it;
     cJSON_ArrayForEach(it, patch)
     {
@@ -50,7 +89,13 @@ int sim_config_update_runtime(struct sim_config *c, const cJSON *patch, char *er
             return -1;
         }
         int rc;
-        if (f->type == F_FAILURES) {
+        if (f->type == F_FAKE) {
+            sim_fake_free(*fake);
+            *fake = cJSON_IsNull(it) ? NULL : patch_fake(c, it, err, errlen);
+            if (!*fake && !cJSON_IsNull(it))
+                return -1;
+            continue;
+        } else if (f->type == F_FAILURES) {
             char *vals[SIM_FAIL_N * 4];
             size_t n = 0;
             const cJSON *v;
@@ -163,6 +208,12 @@ cJSON *sim_config_json(const struct sim_config *c)
                     cJSON_AddItemToArray(a, cJSON_CreateString(sim_failure_names[k]));
             break;
         }
+        case F_FAKE:
+            if (c->fake_metrics)
+                cJSON_AddItemToObject(o, f->name, sim_fake_json(c->fake_metrics));
+            else
+                cJSON_AddNullToObject(o, f->name);
+            break;
         case F_NOBOOL:
         case F_IGNORED:
         case F_CONFIG:

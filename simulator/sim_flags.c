@@ -1,7 +1,9 @@
 #include "simulator/sim_flags.h"
 
 #include "common/duration.h"
+#include "common/json.h"
 #include "common/xalloc.h"
+#include "simulator/sim_fakemetrics.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *const sim_failure_names[SIM_FAIL_N] = {"rate_limit",      "invalid_api_key",
                                                    "context_length",  "server_error",
@@ -101,6 +104,23 @@ const struct flagdef sim_flags[] = {
      "percent chance of one more tool call, rolled again until it fails or every tool is called"},
     {"skip-tool-validation", F_BOOL, OFF(skip_tool_validation), 0, 0, "false",
      "accept any JSON schema in tools (no keyword whitelist check)"},
+    {"dataset-path", F_STR, OFF(dataset_path), 0, 0, "",
+     "SQLite response dataset (table --dataset-table-name): a prompt whose token hash is in it "
+     "gets a recorded response, any other a random record (random mode only)"},
+    {"dataset-url", F_STR, OFF(dataset_url), 0, 0, "",
+     "where upstream downloads --dataset-path from when the file is missing; pdsim does not "
+     "download, so a missing file is an error naming this flag"},
+    {"dataset-in-memory", F_BOOL, OFF(dataset_in_memory), 0, 0, "false",
+     "copy the dataset into memory at start (and index it) for faster lookups"},
+    {"dataset-table-name", F_STR, OFF(dataset_table), 0, 0, "llmd",
+     "the dataset's table: id INTEGER, prompt_hash BLOB, gen_tokens JSON, n_gen_tokens INTEGER"},
+    {"default-embedding-dimensions", F_INT, OFF(embed_dims), 1, 65536, "384",
+     "length of /v1/embeddings vectors when the request gives no dimensions"},
+    {"fake-metrics", F_FAKE, OFF(fake_metrics), 0, 0, "",
+     "report these metrics instead of the real ones: a JSON object (a mapping in --config), e.g. "
+     "{\"running-requests\":\"oscillate:0:10:5s\",\"kv-cache-usage\":0.4} (docs/simulator.md)"},
+    {"fake-metrics-refresh-interval", F_DUR, OFF(fake_refresh), 0, 0, "100ms",
+     "how often function-driven fake metrics change (> 0)"},
     {"enable-kvcache", F_BOOL, OFF(enable_kvcache), 0, 0, "false",
      "simulate the prefix (KV) cache and publish its events over ZMQ (needs env POD_IP)"},
     {"kv-cache-size", F_INT, OFF(kv_cache_size), 0, INT_MAX, "1024",
@@ -143,15 +163,8 @@ const struct flagdef sim_flags[] = {
 const size_t sim_nflags = sizeof(sim_flags) / sizeof(sim_flags[0]);
 
 /* Upstream flags that pdsim-simulator does not implement yet: named in the error. */
-static const char *const unsupported[] = {"dataset-path",
-                                          "dataset-url",
-                                          "dataset-in-memory",
-                                          "dataset-table-name",
-                                          "render-timeout",
+static const char *const unsupported[] = {"render-timeout",
                                           "mm-render-timeout",
-                                          "default-embedding-dimensions",
-                                          "fake-metrics",
-                                          "fake-metrics-refresh-interval",
                                           "log-http",
                                           "omni",
                                           "no-omni",
@@ -202,6 +215,35 @@ int sim_parse_bool(const char *s, bool *out)
         }
     }
     return -1;
+}
+
+int sim_flag_apply_fake(struct sim_config *c, const cJSON *obj, const char *where, char *err,
+                        size_t errlen)
+{
+    char why[400];
+    struct sim_fake *f;
+    if (sim_fake_parse(obj, (double)time(NULL), &f, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s: %s", where, why);
+        return -EINVAL;
+    }
+    sim_fake_free(c->fake_metrics);
+    c->fake_metrics = f;
+    return 0;
+}
+
+/* --fake-metrics as JSON text. */
+static int apply_fake(struct sim_config *c, const char *val, const char *where, char *err,
+                      size_t errlen)
+{
+    char jerr[160];
+    cJSON *obj = json_parse(val, strlen(val), jerr, sizeof(jerr));
+    if (!obj) {
+        snprintf(err, errlen, "%s: not JSON: %s", where, jerr);
+        return -EINVAL;
+    }
+    int rc = sim_flag_apply_fake(c, obj, where, err, errlen);
+    cJSON_Delete(obj);
+    return rc;
 }
 
 /* Apply one value; where says where it came from ("flag --port"). */
@@ -306,6 +348,8 @@ int sim_flag_apply_scalar(struct sim_config *c, const struct flagdef *f, const c
         *(long *)field = !*(long *)field;
         return 0;
     }
+    case F_FAKE:
+        return apply_fake(c, val, where, err, errlen);
     case F_LIST:
     case F_LORAS:
     case F_FAILURES:

@@ -28,6 +28,7 @@ enum ftype {
     F_FAILURES, /* a list of failure type names */
     F_NOBOOL,   /* --no-X: sets the bool X to false */
     F_LORAS,    /* a list of LoRA module specs */
+    F_FAKE,     /* a JSON object (or, in YAML, a mapping): struct sim_fake */
 };
 
 struct flagdef {
@@ -52,6 +53,10 @@ bool sim_flag_unsupported(const char *name);
  * with err set. */
 int sim_flag_apply_scalar(struct sim_config *c, const struct flagdef *f, const char *val,
                           const char *where, char *err, size_t errlen);
+/* A fake-metrics object (from YAML, or parsed JSON text) into c->fake_metrics,
+ * replacing any. Returns 0 or -EINVAL with err set. */
+int sim_flag_apply_fake(struct sim_config *c, const struct cJSON *obj, const char *where, char *err,
+                        size_t errlen);
 /* Failure type names (each value may also be comma-separated) as a mask.
  * Returns 0 or -EINVAL with err set. */
 int sim_flag_parse_failures(char **vals, size_t n, unsigned *mask, const char *where, char *err,

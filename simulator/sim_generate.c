@@ -13,6 +13,7 @@
 #include "common/httpd.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "simulator/sim_dataset.h"
 #include "simulator/sim_hooks.h"
 #include "simulator/sim_kvrank.h"
 #include "simulator/sim_kvreq.h"
@@ -151,6 +152,10 @@ static void text_choice(struct gen_req *g, struct gen_choice *c)
         sim_req_generate_echo(&g->req, g->req.max_tokens, &c->gen); /* the ids themselves */
     } else if (cfg->mode == SIM_MODE_ECHO) {
         sim_textgen_echo(c->prompt->echo, c->prompt->echo_len, g->req.max_tokens, &c->gen);
+    } else if (g->s->dp->dataset &&
+               sim_dataset_generate(g->s->dp->dataset, &g->rng, c->prompt, g->req.max_tokens,
+                                    g->req.ignore_eos, cfg->max_model_len, &c->gen) == 0) {
+        /* --dataset-path: a recorded response (on failure, the sentences below) */
     } else {
         bool is_max = false;
         long len = sim_textgen_random_length(&g->rng, g->req.max_tokens, g->req.ignore_eos,
@@ -702,10 +707,10 @@ int sim_generate(struct sim_server *s, struct mg_connection *c, enum sim_api api
             gen_release(&g);
             return status;
         }
-        status = sim_kvreq_init(&g.kv, s->kv ? sim_kvrank_cache(s->kv) : NULL, s->metrics, &g.req,
-                                g.nch, shown_model(&g), err, sizeof(err));
-        param = status ? "prompt" : NULL;
-        status = status ? status : admit(&g, err, sizeof(err));
+        sim_kvreq_init(&g.kv, s->kv ? sim_kvrank_cache(s->kv) : NULL, s->metrics, &g.req, g.nch,
+                       shown_model(&g));
+        param = NULL;
+        status = admit(&g, err, sizeof(err));
     }
     if (status != 0) {
         send_error(&g, status, err, param && *param ? param : NULL);

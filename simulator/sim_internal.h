@@ -18,7 +18,9 @@
 #include <stdbool.h>
 #include <time.h>
 
+struct buf;
 struct mg_connection;
+struct sim_fake;
 struct sim_kvrank;
 struct tls_reload;
 struct mg_context;
@@ -30,6 +32,7 @@ struct mg_context;
 struct sim_runtime {
     struct sim_config cfg; /* a copy; its pointer members are the running config's */
     struct sim_lat lat;
+    struct sim_fake *own_fake; /* cfg.fake_metrics when an update made it (freed at stop) */
     struct sim_runtime *prev;
 };
 
@@ -56,6 +59,10 @@ struct sim_server {
     _Atomic unsigned long long req_counter;
     int abortfd; /* eventfd; readable once sim_server_abort ran */
 };
+
+/* The body of a control request (LoRA, /admin/config), at most 1 MB, into
+ * body. Returns 0, or the status of the error already sent (body released). */
+int sim_server_small_body(struct sim_server *s, struct mg_connection *c, struct buf *body);
 
 /* Serve a generation request of api (chat, completions, responses, messages,
  * generate). Returns the HTTP status for the access log. */

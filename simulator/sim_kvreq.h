@@ -39,12 +39,11 @@ struct sim_kvreq {
 };
 
 /* Prepare req (its nch choices) for kv (NULL: off) with model the name
- * requests show (the first served name or the adapter). Returns 0, or 400
- * with err naming the prompt (a token id of 2^32 or more cannot be hashed).
- * r is always left releasable. */
-int sim_kvreq_init(struct sim_kvreq *r, struct sim_kvcache *kv, struct sim_metrics *metrics,
-                   const struct sim_request *req, size_t nch, const char *model, char *err,
-                   size_t errlen);
+ * requests show (the first served name or the adapter): each prompt's block
+ * keys from its token ids (sim_render_prompt_ids; the parsers keep ids within
+ * uint32). Release r with sim_kvreq_release. */
+void sim_kvreq_init(struct sim_kvreq *r, struct sim_kvcache *kv, struct sim_metrics *metrics,
+                    const struct sim_request *req, size_t nch, const char *model);
 
 /* Choice k (of prompt p) starts: acquire its blocks. Returns 0 with *cached
  * the prompt's cached tokens, or -ENOSPC (upstream's 500, "the kv cache does

@@ -2,6 +2,7 @@
 
 #include "common/prom.h"
 #include "common/xalloc.h"
+#include "simulator/sim_fakemetrics.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -76,7 +77,18 @@ struct sim_metrics {
     pthread_mutex_t lora_mu; /* guards the three below */
     char *lora_running, *lora_waiting;
     double lora_changed;
+    pthread_mutex_t fake_mu; /* guards the three below */
+    const struct sim_fake *fake;
+    struct timespec fake_clock; /* CLOCK_MONOTONIC start of the generators */
+    int64_t fake_refresh;
 };
+
+/* The fake spec's histogram shown as each of ours (-1: none). */
+static const int fake_hist_of[H_COUNT] = {
+    SIM_FAKE_TTFT,      SIM_FAKE_TPOT,   SIM_FAKE_TPOT, -1,
+    SIM_FAKE_E2E,       SIM_FAKE_QUEUE,  SIM_FAKE_INF,  SIM_FAKE_PREFILL,
+    SIM_FAKE_DECODE,    SIM_FAKE_PROMPT, SIM_FAKE_GEN,  SIM_FAKE_MAX_GEN,
+    SIM_FAKE_PARAMS_MAX};
 
 /* 1, 2, 5, 10, 20, 50, ... up to and including max (upstream's Build125Buckets). */
 static size_t build_125(long max, double **out)
@@ -113,6 +125,7 @@ struct sim_metrics *sim_metrics_new(const struct sim_metrics_opts *o)
     m->kv_cache_size = o->kv_cache_size;
     m->start_time = (double)time(NULL);
     pthread_mutex_init(&m->lora_mu, NULL);
+    pthread_mutex_init(&m->fake_mu, NULL);
     m->lora_running = xstrdup("");
     m->lora_waiting = xstrdup("");
     m->lora_changed = m->start_time;
@@ -146,6 +159,7 @@ void sim_metrics_free(struct sim_metrics *m)
     free(m->lora_running);
     free(m->lora_waiting);
     pthread_mutex_destroy(&m->lora_mu);
+    pthread_mutex_destroy(&m->fake_mu);
     free(m);
 }
 
@@ -249,9 +263,17 @@ static int write_lora_info(struct sim_metrics *m, struct buf *b)
     return rc;
 }
 
-static int write_gauges(struct sim_metrics *m, struct buf *b)
+static int write_cache_config(struct sim_metrics *m, struct buf *b)
 {
     char extra[1024];
+    snprintf(extra, sizeof(extra), "%s,block_size=\"%ld\",num_gpu_blocks=\"%ld\"", m->labels,
+             m->block_size, m->kv_cache_size);
+    return gauge(b, "vllm:cache_config_info", "Information of the LLMEngine CacheConfig", extra,
+                 1.0);
+}
+
+static int write_gauges(struct sim_metrics *m, struct buf *b)
+{
     int rc = gauge(b, "vllm:num_requests_running", "Number of requests in model execution batches.",
                    m->labels, (double)atomic_load(&m->running));
     rc = rc ? rc
@@ -261,12 +283,7 @@ static int write_gauges(struct sim_metrics *m, struct buf *b)
             : gauge(b, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.",
                     m->labels, atomic_load(&m->kv_usage));
     rc = rc ? rc : write_lora_info(m, b);
-    snprintf(extra, sizeof(extra), "%s,block_size=\"%ld\",num_gpu_blocks=\"%ld\"", m->labels,
-             m->block_size, m->kv_cache_size);
-    rc = rc ? rc
-            : gauge(b, "vllm:cache_config_info", "Information of the LLMEngine CacheConfig", extra,
-                    1.0);
-    return rc;
+    return rc ? rc : write_cache_config(m, b);
 }
 
 static int write_counters(struct sim_metrics *m, struct buf *b)
@@ -302,6 +319,118 @@ static int write_counters(struct sim_metrics *m, struct buf *b)
     return rc;
 }
 
+void sim_metrics_set_fake(struct sim_metrics *m, const struct sim_fake *f, int64_t refresh_ns)
+{
+    pthread_mutex_lock(&m->fake_mu);
+    if (f && sim_fake_has_functions(f) && !(m->fake && sim_fake_has_functions(m->fake)))
+        clock_gettime(CLOCK_MONOTONIC, &m->fake_clock);
+    m->fake = f;
+    m->fake_refresh = refresh_ns > 0 ? refresh_ns : 1;
+    pthread_mutex_unlock(&m->fake_mu);
+}
+
+static int fake_gauges(struct sim_metrics *m, const struct sim_fake *f, int64_t t, struct buf *b)
+{
+    int rc = gauge(b, "vllm:num_requests_running", "Number of requests in model execution batches.",
+                   m->labels, sim_fake_gauge_at(&f->running, t, true));
+    rc = rc ? rc
+            : gauge(b, "vllm:num_requests_waiting", "Number of requests waiting to be processed.",
+                    m->labels, sim_fake_gauge_at(&f->waiting, t, true));
+    rc = rc ? rc
+            : gauge(b, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.",
+                    m->labels, sim_fake_gauge_at(&f->kv, t, false));
+    rc = rc ? rc
+            : prom_write_header(b, "vllm:lora_requests_info", "Running stats on lora requests.",
+                                "gauge");
+    struct buf l;
+    buf_init(&l, BUF_NOCAP);
+    /* No LoRA series given: one with empty lists, valued when the spec came. */
+    for (size_t i = 0; i < (f->nloras ? f->nloras : 1) && rc == 0; i++) {
+        const struct sim_fake_lora *e = f->nloras ? &f->loras[i] : NULL;
+        buf_reset(&l);
+        rc = buf_appendf(&l, "%s,max_lora=\"%ld\",running_lora_adapters=\"", m->labels,
+                         m->max_loras);
+        rc = rc ? rc : prom_escape_label(&l, e ? e->running : "");
+        rc = rc ? rc : buf_puts(&l, "\",waiting_lora_adapters=\"");
+        rc = rc ? rc : prom_escape_label(&l, e ? e->waiting : "");
+        rc = rc ? rc : buf_putc(&l, '"');
+        rc = rc ? rc
+                : prom_write_sample(b, "vllm:lora_requests_info", buf_str(&l),
+                                    e ? e->timestamp : f->loras_at);
+    }
+    buf_release(&l);
+    return rc ? rc : write_cache_config(m, b);
+}
+
+static int fake_counter(struct buf *b, const char *name, const char *help, const char *labels,
+                        double v)
+{
+    int rc = prom_write_header(b, name, help, "counter");
+    return rc ? rc : prom_write_sample(b, name, labels, v);
+}
+
+/* A token counter: the explicit total, else the histogram's sum, else none. */
+static int fake_tokens(struct sim_metrics *m, const struct sim_fake *f, int h, bool set,
+                       uint64_t total, const char *name, const char *help, struct buf *b)
+{
+    const struct sim_fake_counts *c = &f->hist[h];
+    if (!set && !(c->set && c->n))
+        return 0;
+    double v = set ? (double)total : sim_fake_counts_sum(c, m->token_bounds, m->ntoken_bounds);
+    return fake_counter(b, name, help, m->labels, v);
+}
+
+static int fake_counters(struct sim_metrics *m, const struct sim_fake *f, struct buf *b)
+{
+    int rc = fake_tokens(m, f, SIM_FAKE_PROMPT, f->total_prompt_set, f->total_prompt,
+                         "vllm:prompt_tokens_total", "Number of prefill tokens processed.", b);
+    rc = rc ? rc
+            : fake_tokens(m, f, SIM_FAKE_GEN, f->total_gen_set, f->total_gen,
+                          "vllm:generation_tokens_total", "Number of generation tokens processed.",
+                          b);
+    if (rc == 0 && f->success_set) {
+        rc = prom_write_header(b, "vllm:request_success_total",
+                               "Count of successfully processed requests.", "counter");
+        for (int i = 0; i < SIM_FAKE_NREASONS && rc == 0; i++) {
+            char lbl[1024];
+            snprintf(lbl, sizeof(lbl), "%s,finish_reason=\"%s\"", m->labels,
+                     sim_finish_name((enum sim_finish)i));
+            rc = prom_write_sample(b, "vllm:request_success_total", lbl, (double)f->success[i]);
+        }
+    }
+    if (rc == 0 && f->hits_set) {
+        rc = fake_counter(b, "vllm:prefix_cache_queries_total",
+                          "Prefix cache queries, in terms of number of queried tokens.", m->labels,
+                          (double)f->prefix_queries);
+        rc = rc ? rc
+                : fake_counter(b, "vllm:prefix_cache_hits_total",
+                               "Prefix cache hits, in terms of number of cached tokens.", m->labels,
+                               (double)f->prefix_hits);
+    }
+    return rc;
+}
+
+/* The fake spec's exposition, t_ns into the generators' clock. */
+static int format_fake(struct sim_metrics *m, const struct sim_fake *f, int64_t t_ns,
+                       struct buf *out)
+{
+    int rc = fake_gauges(m, f, t_ns, out);
+    for (int i = 0; i < H_COUNT && rc == 0; i++) {
+        const struct sim_fake_counts *c = fake_hist_of[i] < 0 ? NULL : &f->hist[fake_hist_of[i]];
+        uint64_t n = 0;
+        for (size_t k = 0; c && k < c->n; k++)
+            n += c->v[k];
+        if (n == 0) /* no observations: no series, as upstream */
+            continue;
+        rc = prom_write_header(out, hist_meta[i].name, hist_meta[i].help, "histogram");
+        rc = rc ? rc
+                : prom_write_hist_counts(out, hist_meta[i].name, m->labels, m->h[i].bounds,
+                                         m->h[i].nbounds, c->v, c->n,
+                                         sim_fake_counts_sum(c, m->h[i].bounds, m->h[i].nbounds));
+    }
+    return rc ? rc : fake_counters(m, f, out);
+}
+
 /* vLLM's prefix-cache counters, in tokens (upstream counts them only with the
  * KV cache on, from the first lookup). */
 static int write_prefix(struct sim_metrics *m, struct buf *b)
@@ -325,6 +454,16 @@ static int write_prefix(struct sim_metrics *m, struct buf *b)
 
 int sim_metrics_format(struct sim_metrics *m, struct buf *out)
 {
+    pthread_mutex_lock(&m->fake_mu);
+    const struct sim_fake *f = m->fake;
+    struct timespec t0 = m->fake_clock, now;
+    int64_t refresh = m->fake_refresh;
+    pthread_mutex_unlock(&m->fake_mu);
+    if (f) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t t = (int64_t)(now.tv_sec - t0.tv_sec) * 1000000000LL + (now.tv_nsec - t0.tv_nsec);
+        return format_fake(m, f, t / refresh * refresh, out); /* the last tick's value */
+    }
     int rc = write_gauges(m, out);
     for (int i = 0; i < H_COUNT && rc == 0; i++) {
         if (prom_hist_count(&m->h[i]) == 0)

@@ -13,6 +13,8 @@
 #include "common/buf.h"
 #include "simulator/sim_textgen.h"
 
+#include <stdint.h>
+
 struct sim_metrics_opts {
     const char *model_name; /* copied */
     long max_model_len;     /* token histograms use 1-2-5 buckets up to this */
@@ -54,6 +56,13 @@ void sim_metrics_observe_queue(struct sim_metrics *m, double s);
 /* A choice finished successfully: histograms, token counters, request_success_total. */
 void sim_metrics_observe_done(struct sim_metrics *m, const struct sim_metrics_done *d);
 
+struct sim_fake;
+/* From now on the exposition shows the fake spec f (--fake-metrics) instead
+ * of the real metrics, which are still counted but no longer shown, as
+ * upstream. f is borrowed and must stay valid until replaced or m is freed.
+ * Function gauges change once per refresh_ns, as upstream's ticker; their
+ * clock starts at the first spec with functions. Thread-safe. */
+void sim_metrics_set_fake(struct sim_metrics *m, const struct sim_fake *f, int64_t refresh_ns);
 /* vllm:kv_cache_usage_perc: the fraction of KV blocks in use (0..1). */
 void sim_metrics_set_kv_usage(struct sim_metrics *m, double usage);
 /* One prefix-cache lookup: vllm:prefix_cache_queries_total += queried tokens,

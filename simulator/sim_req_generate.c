@@ -58,8 +58,10 @@ static int parse_ids(struct sim_request *req, char *err, size_t errlen, const ch
     if (f.rc == 0)
         f.rc = buf_append(&f.echo, f.all.data, f.all.len);
     int rc = sim_flat_finish(&f, req, "token_ids", err, errlen);
-    if (rc == 0)
-        req->prompts[0].ntokens = n; /* the ids, not the tokens of their text */
+    if (rc == 0) {
+        req->prompts[0].ntokens = n;      /* the ids, not the tokens of their text */
+        req->prompts[0].token_ids = true; /* hashed as ids (KV cache, dataset) */
+    }
     return rc;
 }
 

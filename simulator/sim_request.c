@@ -157,10 +157,11 @@ static int token_prompt(struct sim_request *req, const cJSON *arr, char *err, si
     const cJSON *t;
     cJSON_ArrayForEach(t, arr)
     {
-        /* below 2^63 before the cast: converting a larger double is undefined */
-        if (!cJSON_IsNumber(t) || !(t->valuedouble >= 0 && t->valuedouble < 0x1p63) ||
+        /* uint32 ids, as upstream's []uint32 (checked before the cast) */
+        if (!cJSON_IsNumber(t) || !(t->valuedouble >= 0 && t->valuedouble <= 4294967295.0) ||
             t->valuedouble != (double)(long)t->valuedouble) {
-            snprintf(err, errlen, "field 'prompt' token ids must be non-negative integers");
+            snprintf(err, errlen,
+                     "field 'prompt' token ids must be non-negative integers up to 4294967295");
             buf_release(&b);
             return -1;
         }

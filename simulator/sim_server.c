@@ -8,6 +8,9 @@
 #include "common/tls.h"
 #include "common/tls_reload.h"
 #include "common/xalloc.h"
+#include "simulator/sim_admin.h"
+#include "simulator/sim_endpoints.h"
+#include "simulator/sim_fakemetrics.h"
 #include "simulator/sim_internal.h"
 #include "simulator/sim_kvrank.h"
 #include "simulator/sim_pd.h"
@@ -164,9 +167,7 @@ static bool is(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
-/* The body of a control request (LoRA, /admin/config), at most 1 MB, into
- * body. Returns 0, or the status of the error already sent (body released). */
-static int read_small_body(struct sim_server *s, struct mg_connection *c, struct buf *body)
+int sim_server_small_body(struct sim_server *s, struct mg_connection *c, struct buf *body)
 {
     buf_init(body, 1u << 20);
     int rd = httpd_read_body(c, body);
@@ -193,7 +194,7 @@ static int handle_lora(struct sim_server *s, struct mg_connection *c, bool load)
     char err[512];
     const char *param;
     struct sim_lora_module m;
-    int rd = read_small_body(s, c, &body);
+    int rd = sim_server_small_body(s, c, &body);
     if (rd)
         return rd;
     int rc = sim_lora_parse_request(buf_str(&body), body.len, load, &m, err, sizeof(err), &param);
@@ -253,6 +254,12 @@ static int route_post(struct sim_server *s, struct mg_connection *c, const char 
         return is(m, "POST") ? handle_tokenize(s, c) : method_not_allowed(s, c, "POST");
     else if (is(path, "/v1/load_lora_adapter") || is(path, "/v1/unload_lora_adapter"))
         return is(m, "POST") ? handle_lora(s, c, path[4] == 'l') : method_not_allowed(s, c, "POST");
+    else if (is(path, "/v1/embeddings") || is(path, "/v1/completions/render") ||
+             is(path, "/v1/chat/completions/render"))
+        return is(m, "POST") ? sim_endpoint_post(s, c, path, reqid, idlen)
+                             : method_not_allowed(s, c, "POST");
+    else if (is(path, "/fake_metrics")) /* deprecated upstream */
+        return is(m, "POST") ? sim_admin_fake_metrics(s, c) : method_not_allowed(s, c, "POST");
     else
         return 0;
     if (!is(m, "POST"))
@@ -266,53 +273,6 @@ static int route_post(struct sim_server *s, struct mg_connection *c, const char 
         return 503;
     }
     return sim_generate(s, c, api, reqid, idlen);
-}
-
-static int send_config(struct sim_server *s, struct mg_connection *c, const struct sim_config *cfg)
-{
-    cJSON *j = sim_config_json(cfg);
-    char *text = cJSON_PrintUnformatted(j);
-    httpd_send(c, 200, "application/json", s->extra_headers, text, strlen(text));
-    cJSON_free(text);
-    cJSON_Delete(j);
-    return 200;
-}
-
-/* GET /admin/config: the running config. POST: a partial JSON update of the
- * latency and failure settings, validated as a whole and published at once;
- * a bad one is a 400 and changes nothing. Requests already running keep the
- * settings they started with. */
-static int handle_admin_config(struct sim_server *s, struct mg_connection *c, const char *m)
-{
-    if (is(m, "GET"))
-        return send_config(s, c, &atomic_load(&s->rt)->cfg);
-    if (!is(m, "POST"))
-        return method_not_allowed(s, c, "GET, POST");
-    struct buf body;
-    char err[512];
-    int rd = read_small_body(s, c, &body);
-    if (rd)
-        return rd;
-    cJSON *patch = json_parse(buf_str(&body), body.len, err, sizeof(err));
-    buf_release(&body);
-    if (!patch)
-        return send_err(s, c, 400, err);
-    pthread_mutex_lock(&s->admin_mu);
-    struct sim_runtime *cur = atomic_load(&s->rt), *next = xcalloc(1, sizeof(*next));
-    next->cfg = cur->cfg;
-    int rc = sim_config_update_runtime(&next->cfg, patch, err, sizeof(err));
-    cJSON_Delete(patch);
-    if (rc < 0) {
-        pthread_mutex_unlock(&s->admin_mu);
-        free(next);
-        return send_err(s, c, 400, err);
-    }
-    sim_lat_from_config(&next->lat, &next->cfg);
-    next->prev = cur;
-    atomic_store(&s->rt, next);
-    pthread_mutex_unlock(&s->admin_mu);
-    log_info("config updated");
-    return send_config(s, c, &next->cfg);
 }
 
 /* --startup-duration has passed. */
@@ -394,7 +354,8 @@ static int route(struct sim_server *s, struct mg_connection *c, const char *m, c
         return st;
     }
     if (is(path, "/admin/config"))
-        return handle_admin_config(s, c, m);
+        return get || is(m, "POST") ? sim_admin_config(s, c, m)
+                                    : method_not_allowed(s, c, "GET, POST");
     if (is(path, "/sleep") || is(path, "/wake_up") || is(path, "/is_sleeping"))
         return handle_sleep(s, c, m, path);
     if (is(path, "/query")) {
@@ -537,6 +498,8 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, const struct s
     struct sim_metrics_opts mo = {sim_config_display_name(cfg), cfg->max_model_len, cfg->max_loras,
                                   cfg->block_size, cfg->kv_cache_size};
     s->metrics = sim_metrics_new(&mo);
+    if (cfg->fake_metrics)
+        sim_metrics_set_fake(s->metrics, cfg->fake_metrics, cfg->fake_refresh);
     s->sched =
         sim_sched_new(cfg->max_num_seqs, cfg->max_waiting_queue_length, cfg->max_loras, s->metrics);
     if (cfg->enable_kvcache &&
@@ -635,6 +598,7 @@ void sim_server_stop(struct sim_server *s)
     tls_reload_free(s->tls);
     for (struct sim_runtime *rt = atomic_load(&s->rt), *prev; rt; rt = prev) {
         prev = rt->prev;
+        sim_fake_free(rt->own_fake);
         free(rt);
     }
     pthread_mutex_destroy(&s->admin_mu);

@@ -20,11 +20,14 @@ struct sim_server;
 
 #define SIM_DP_MAX 8
 
-/* The data-parallel ranks one process serves. */
+struct sim_dataset;
+
+/* The data-parallel ranks one process serves, and what they share. */
 struct sim_dp {
     int first_rank; /* --data-parallel-rank, or 0 */
     int nranks;     /* --data-parallel-size, or 1 with --data-parallel-rank */
     char engine_ids[SIM_DP_MAX][37];
+    struct sim_dataset *dataset; /* --dataset-path (owned by main), or NULL */
 };
 
 /* The ranks cfg asks for, each with a new engine id (GET /query). */

@@ -77,6 +77,37 @@ static void test_put_long(void **state)
     }
 }
 
+/* Go's encoding/json spelling of a float64: shortest digits, plain decimals
+ * from 1e-6 to 1e21 (10, not 1e+01), e-notation outside without padding. */
+static void test_put_double(void **state)
+{
+    (void)state;
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {{0, "0"},
+                 {10, "10"},
+                 {-10, "-10"},
+                 {100, "100"},
+                 {0.5, "0.5"},
+                 {-1.1, "-1.1"},
+                 {57.3, "57.3"},
+                 {1e20, "100000000000000000000"},
+                 {1e21, "1e+21"},
+                 {0.000001, "0.000001"},
+                 {1e-7, "1e-7"},
+                 {0.1 + 0.2, "0.30000000000000004"},
+                 {123456789012.5, "123456789012.5"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf b;
+        buf_init(&b, BUF_NOCAP);
+        assert_int_equal(buf_put_double(&b, cases[i].v), 0);
+        if (strcmp(buf_str(&b), cases[i].want) != 0)
+            fail_msg("case %zu: %s, want %s", i, buf_str(&b), cases[i].want);
+        buf_release(&b);
+    }
+}
+
 static void test_json_escape(void **state)
 {
     (void)state;
@@ -109,7 +140,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_and_take), cmocka_unit_test(test_cap),
         cmocka_unit_test(test_large_appendf),   cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_put_long),
+        cmocka_unit_test(test_put_long),        cmocka_unit_test(test_put_double),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

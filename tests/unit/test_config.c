@@ -1,4 +1,5 @@
 #include "simulator/sim_config.h"
+#include "simulator/sim_fakemetrics.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -407,6 +408,109 @@ static void test_kvcache_flags(void **state)
     unsetenv("POD_IP");
 }
 
+static void test_dataset_and_fake_flags(void **state)
+{
+    (void)state;
+    struct sim_config c;
+    char err[256] = "";
+    assert_int_equal(load(&c, err, "--model", "m", NULL), SIM_CONFIG_OK);
+    assert_string_equal(c.dataset_table, "llmd");
+    assert_true(c.embed_dims == 384 && c.fake_refresh == 100000000LL && !c.fake_metrics);
+    sim_config_release(&c);
+    assert_int_equal(load(&c, err, "--model", "m", "--dataset-path", "/d.db", "--dataset-url",
+                          "https://h/d.db", "--dataset-in-memory", "--dataset-table-name", "t_2",
+                          "--default-embedding-dimensions", "8", "--fake-metrics",
+                          "{\"running-requests\":\"ramp:0:5:1s\"}",
+                          "--fake-metrics-refresh-interval", "1s", NULL),
+                     SIM_CONFIG_OK);
+    assert_string_equal(c.dataset_path, "/d.db");
+    assert_string_equal(c.dataset_url, "https://h/d.db");
+    assert_string_equal(c.dataset_table, "t_2");
+    assert_true(c.dataset_in_memory && c.embed_dims == 8 && c.fake_refresh == 1000000000LL);
+    assert_non_null(c.fake_metrics);
+    /* GET /admin/config shows the spec; POST patches it (a new spec, the old one intact) */
+    cJSON *j = sim_config_json(&c);
+    char *text = cJSON_PrintUnformatted(j);
+    assert_non_null(strstr(text, "\"running-requests\":\"ramp:0:5:1s\""));
+    assert_non_null(strstr(text, "\"fake-metrics-refresh-interval\":\"1s\""));
+    cJSON_free(text);
+    cJSON_Delete(j);
+    struct sim_config copy = c;
+    cJSON *patch = cJSON_Parse("{\"fake-metrics\":{\"waiting-requests\":2}}");
+    assert_int_equal(sim_config_update_runtime(&copy, patch, err, sizeof(err)), 0);
+    assert_true(copy.fake_metrics && copy.fake_metrics != c.fake_metrics);
+    j = sim_config_json(&copy);
+    text = cJSON_PrintUnformatted(j);
+    assert_non_null(strstr(text, "\"waiting-requests\":2"));
+    assert_non_null(strstr(text, "\"running-requests\":\"ramp:0:5:1s\""));
+    cJSON_free(text);
+    cJSON_Delete(j);
+    cJSON_Delete(patch);
+    struct sim_config again = copy;
+    patch = cJSON_Parse("{\"fake-metrics\":{\"waiting-requests\":-2}}");
+    assert_int_equal(sim_config_update_runtime(&again, patch, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "key \"fake-metrics\": waiting-requests: must not be negative"));
+    assert_true(again.fake_metrics == copy.fake_metrics);
+    cJSON_Delete(patch);
+    /* a valid fake patch with an invalid other key: nothing published, nothing leaked */
+    patch = cJSON_Parse("{\"fake-metrics\":{\"waiting-requests\":1},"
+                        "\"time-factor-under-load\":0.5}");
+    assert_int_equal(sim_config_update_runtime(&again, patch, err, sizeof(err)), -1);
+    assert_true(again.fake_metrics == copy.fake_metrics);
+    cJSON_Delete(patch);
+    sim_fake_free(copy.fake_metrics);
+    sim_config_release(&c);
+
+    /* without --fake-metrics they cannot be patched in */
+    assert_int_equal(load(&c, err, "--model", "m", NULL), SIM_CONFIG_OK);
+    copy = c;
+    patch = cJSON_Parse("{\"fake-metrics\":{\"running-requests\":1}}");
+    assert_int_equal(sim_config_update_runtime(&copy, patch, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "reporting real metrics"));
+    cJSON_Delete(patch);
+    sim_config_release(&c);
+
+    /* YAML: a mapping (numbers and strings typed as YAML types them) */
+    char *yaml = write_yaml("model: m\nfake-metrics:\n  running-requests: 3\n"
+                            "  waiting-requests: \"squarewave:0:4:2s\"\n  loras:\n"
+                            "    - '{\"running\":\"a\",\"timestamp\":5}'\n"
+                            "  ttft-buckets-values: [1, 2]\n");
+    assert_int_equal(load(&c, err, "--config", yaml, NULL), SIM_CONFIG_OK);
+    unlink(yaml);
+    assert_true(c.fake_metrics && c.fake_metrics->running.value == 3);
+    assert_int_equal(c.fake_metrics->waiting.fn, SIM_FAKE_SQUAREWAVE);
+    assert_true(c.fake_metrics->nloras == 1 && c.fake_metrics->hist[SIM_FAKE_TTFT].n == 2);
+    sim_config_release(&c);
+
+    static const struct {
+        const char *a, *b, *want;
+    } cases[] = {
+        {"--dataset-url", "https://h/x", "--dataset-url needs --dataset-path"},
+        {"--dataset-table-name", "a;drop", "--dataset-table-name \"a;drop\" must be a plain"},
+        {"--dataset-table-name", "1t", "must be a plain SQL name"},
+        {"--default-embedding-dimensions", "0", "out of range [1, 65536]"},
+        {"--fake-metrics", "{", "flag --fake-metrics: not JSON"},
+        {"--fake-metrics", "{\"kv-cache-usage\":2}", "flag --fake-metrics: kv-cache-usage: must"},
+        {"--fake-metrics-refresh-interval", "0s", "--fake-metrics-refresh-interval must be"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(load(&c, err, "--model", "m", cases[i].a, cases[i].b, NULL),
+                         SIM_CONFIG_ERROR);
+        if (!strstr(err, cases[i].want))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+        sim_config_release(&c);
+    }
+    assert_int_equal(load(&c, err, "--model", "m", "--mode", "echo", "--dataset-path", "/d", NULL),
+                     SIM_CONFIG_ERROR);
+    assert_non_null(strstr(err, "--dataset-path cannot be used with --mode echo"));
+    sim_config_release(&c);
+    yaml = write_yaml("model: m\nmax-num-seqs:\n  a: 1\n");
+    assert_int_equal(load(&c, err, "--config", yaml, NULL), SIM_CONFIG_ERROR);
+    unlink(yaml);
+    assert_non_null(strstr(err, "key \"max-num-seqs\": expected a value or a list, not a mapping"));
+    sim_config_release(&c);
+}
+
 static void test_help(void **state)
 {
     (void)state;
@@ -428,11 +532,17 @@ static void test_help(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_and_forms), cmocka_unit_test(test_served_list),
-        cmocka_unit_test(test_precedence),         cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_tool_flags),         cmocka_unit_test(test_yaml_errors),
-        cmocka_unit_test(test_loras_and_ranks),    cmocka_unit_test(test_bools_lists_and_runtime),
-        cmocka_unit_test(test_kvcache_flags),      cmocka_unit_test(test_help),
+        cmocka_unit_test(test_defaults_and_forms),
+        cmocka_unit_test(test_served_list),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_tool_flags),
+        cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_loras_and_ranks),
+        cmocka_unit_test(test_bools_lists_and_runtime),
+        cmocka_unit_test(test_kvcache_flags),
+        cmocka_unit_test(test_dataset_and_fake_flags),
+        cmocka_unit_test(test_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,7 +63,7 @@ static void test_prompts_and_choices(void **state)
     const char *body = "{\"prompt\":[\"a b c d e f g h i j k l m n o p q r s t\","
                        "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,4294967295]],\"n\":2}";
     parse(SIM_API_COMPLETIONS, body, &req);
-    assert_int_equal(sim_kvreq_init(&r, kv, m, &req, 4, "m", err, sizeof(err)), 0);
+    sim_kvreq_init(&r, kv, m, &req, 4, "m");
     assert_int_equal(r.p[0].ntokens, 20);
     assert_int_equal(r.p[0].nblocks, 2);
     assert_int_equal(r.p[1].ntokens, 17);
@@ -99,16 +99,17 @@ static void test_prompts_and_choices(void **state)
     buf_release(&b);
     sim_request_release(&req);
 
-    /* a token id that does not fit in 32 bits cannot be hashed as upstream does */
-    parse(SIM_API_COMPLETIONS, "{\"prompt\":[1,4294967296]}", &req);
-    assert_int_equal(sim_kvreq_init(&r, kv, m, &req, 1, "m", err, sizeof(err)), 400);
-    assert_non_null(strstr(err, "token ids must be below 4294967296"));
-    sim_kvreq_release(&r);
+    /* a token id that does not fit in 32 bits never gets here: the parser refuses it,
+     * as upstream's []uint32 does */
+    const char *param, *big = "{\"prompt\":[1,4294967296]}";
+    assert_int_equal(
+        sim_request_parse(SIM_API_COMPLETIONS, big, strlen(big), &req, err, sizeof(err), &param),
+        400);
     sim_request_release(&req);
 
     /* no cache: everything is a no-op */
     parse(SIM_API_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &req);
-    assert_int_equal(sim_kvreq_init(&r, NULL, m, &req, 1, "m", err, sizeof(err)), 0);
+    sim_kvreq_init(&r, NULL, m, &req, 1, "m");
     assert_int_equal(sim_kvreq_start(&r, 0, 0, &cached), 0);
     assert_int_equal(cached, 0);
     sim_kvreq_release(&r);
@@ -123,13 +124,38 @@ static void test_capacity(void **state)
     struct sim_kvcache *kv = cache(1);
     struct sim_request req;
     struct sim_kvreq r;
-    char err[256];
     parse(SIM_API_COMPLETIONS, "{\"prompt\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}", &req);
-    assert_int_equal(sim_kvreq_init(&r, kv, NULL, &req, 1, "m", err, sizeof(err)), 0);
+    sim_kvreq_init(&r, kv, NULL, &req, 1, "m");
     long cached;
     assert_int_equal(sim_kvreq_start(&r, 0, 0, &cached), -ENOSPC);
     sim_kvreq_release(&r);
     sim_request_release(&req);
+    sim_kvcache_free(kv);
+}
+
+/* /inference/v1/generate's token_ids are hashed as ids, like a completions
+ * token-id prompt, not as the text "1,2,3" */
+static void test_generate_ids(void **state)
+{
+    (void)state;
+    struct sim_kvcache *kv = cache(100);
+    struct sim_request a, b;
+    struct sim_kvreq ra, rb;
+    parse(SIM_API_COMPLETIONS, "{\"prompt\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}", &a);
+    parse(SIM_API_GENERATE,
+          "{\"token_ids\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17],\"sampling_params\":"
+          "{\"max_tokens\":1}}",
+          &b);
+    sim_kvreq_init(&ra, kv, NULL, &a, 1, "m");
+    sim_kvreq_init(&rb, kv, NULL, &b, 1, "m");
+    assert_int_equal(rb.p[0].ntokens, 17);
+    assert_true(rb.p[0].tokens[0] == 1 && rb.p[0].tokens[16] == 17);
+    assert_int_equal(rb.p[0].nblocks, 2);
+    assert_memory_equal(ra.p[0].keys, rb.p[0].keys, 2 * sizeof(*ra.p[0].keys));
+    sim_kvreq_release(&ra);
+    sim_kvreq_release(&rb);
+    sim_request_release(&a);
+    sim_request_release(&b);
     sim_kvcache_free(kv);
 }
 
@@ -167,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_threshold_rule),
         cmocka_unit_test(test_prompts_and_choices),
         cmocka_unit_test(test_capacity),
+        cmocka_unit_test(test_generate_ids),
         cmocka_unit_test(test_request_threshold_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,28 @@ static void test_hist_text(void **state)
     prom_hist_release(&h);
 }
 
+/* The same lines from per-bucket counts; counts past the bounds land in +Inf. */
+static void test_hist_counts(void **state)
+{
+    (void)state;
+    struct buf b;
+    const uint64_t counts[] = {2, 0, 1, 1, 3};
+    buf_init(&b, BUF_NOCAP);
+    assert_int_equal(prom_write_hist_counts(&b, "x", "m=\"a\"", bounds, 3, counts, 5, 9.5), 0);
+    assert_string_equal(buf_str(&b), "x_bucket{m=\"a\",le=\"0.1\"} 2\n"
+                                     "x_bucket{m=\"a\",le=\"1\"} 2\n"
+                                     "x_bucket{m=\"a\",le=\"2.5\"} 3\n"
+                                     "x_bucket{m=\"a\",le=\"+Inf\"} 7\n"
+                                     "x_sum{m=\"a\"} 9.5\n"
+                                     "x_count{m=\"a\"} 7\n");
+    buf_reset(&b);
+    assert_int_equal(prom_write_hist_counts(&b, "y", "", bounds, 3, counts, 1, 0.2), 0);
+    assert_string_equal(buf_str(&b), "y_bucket{le=\"0.1\"} 2\ny_bucket{le=\"1\"} 2\n"
+                                     "y_bucket{le=\"2.5\"} 2\ny_bucket{le=\"+Inf\"} 2\n"
+                                     "y_sum 0.2\ny_count 2\n");
+    buf_release(&b);
+}
+
 static void test_samples_and_escaping(void **state)
 {
     (void)state;
@@ -85,6 +107,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hist_text),
+        cmocka_unit_test(test_hist_counts),
         cmocka_unit_test(test_samples_and_escaping),
         cmocka_unit_test(test_concurrent),
     };

@@ -97,6 +97,8 @@ static void test_errors(void **state)
         {SIM_API_COMPLETIONS, "{\"prompt\":[1e300]}", "non-negative integers", "prompt"},
         {SIM_API_COMPLETIONS, "{\"prompt\":[[9223372036854775808]]}", "non-negative integers",
          "prompt"},
+        /* uint32 ids, as upstream's []uint32 */
+        {SIM_API_COMPLETIONS, "{\"prompt\":[4294967296]}", "integers up to 4294967295", "prompt"},
         {SIM_API_COMPLETIONS, "{\"prompt\":true}", "must be a string", "prompt"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
