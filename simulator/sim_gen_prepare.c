@@ -155,7 +155,7 @@ static int check_request(struct gen_req *g, char *err, size_t errlen, const char
 /* Hand every choice to the scheduler. Returns 0 or an HTTP status. */
 int gen_admit(struct gen_req *g, char *err, size_t errlen)
 {
-    struct sim_sched_item *small[8];
+    struct sim_sched_item *small[8] = {NULL}; /* zeroed: gcc -O2 sees a possible read */
     struct sim_sched_item **items = g->nch <= 8 ? small : xcalloc(g->nch, sizeof(*items));
     for (size_t i = 0; i < g->nch; i++)
         items[i] = &g->ch[i].item;
