@@ -74,7 +74,9 @@ def _throughput(ctx, name, front, ref, ref_desc, target, cpu_pid, lua):
             "s", [cpu / reqs * 1000]),
     ]
     return {"rows": rows,
-            "tables": [{"title": "Connections sweep (medians of %d runs)" % ctx.runs,
+            "tables": [{"title": "Connections sweep (medians of %d runs; the ratio is the median of "
+                                 "the per-run ratios, so it need not equal the ratio of the two "
+                                 "medians beside it)" % ctx.runs,
                         "columns": ["connections", "pdsim req/s", "nginx req/s", "ratio",
                                     "pdsim p99 ms", "nginx p99 ms"], "rows": table}],
             "plot": {"kind": "throughput", "data": table},
@@ -150,11 +152,17 @@ def pd_overhead(ctx):
             "rows": [row("P/D request, added latency p50", "ms", f("added_p50_ms"), ("<=", 0.3),
                          reference="client runs both legs (p50 ms)",
                          ref_values=f("direct_p50_ms"),
-                         note="sidecar p50 %.4f ms" % summary(f("sidecar_p50_ms"))["median"]),
+                         ratios=[r["sidecar_p50_ms"] / r["direct_p50_ms"] for r in res],
+                         target_on_ratio=False,
+                         note="sidecar p50 %.4f ms; ratio = sidecar / direct"
+                         % summary(f("sidecar_p50_ms"))["median"]),
                      row("P/D request, added latency p99", "ms", f("added_p99_ms"), ("<=", 1.0),
                          reference="client runs both legs (p99 ms)",
                          ref_values=f("direct_p99_ms"),
-                         note="sidecar p99 %.4f ms" % summary(f("sidecar_p99_ms"))["median"]),
+                         ratios=[r["sidecar_p99_ms"] / r["direct_p99_ms"] for r in res],
+                         target_on_ratio=False,
+                         note="sidecar p99 %.4f ms; ratio = sidecar / direct"
+                         % summary(f("sidecar_p99_ms"))["median"]),
                      row("sidecar CPU-seconds per 1,000 P/D requests", "s",
                          [cpu / (n * ctx.runs) * 1000])],
             "raw": res, "scaling": {"sidecar_cpu_s_per_1000_pd": cpu / (n * ctx.runs) * 1000}}
@@ -272,7 +280,8 @@ def fidelity(ctx):
                         "columns": ["streams", "TTFT p50 ms", "TTFT p99 ms", "TTFT p999 ms",
                                     "ITL p50 ms", "ITL p99 ms", "ITL p999 ms", "tokens/s"],
                         "rows": table}],
-            "plot": {"kind": "fidelity", "samples": samples, "conf": conf, "sweep": table}}
+            "plot": {"kind": "fidelity", "samples": samples, "conf": conf, "sweep": table},
+            "scaling": {"fidelity_streams": max([t[0] for t in table if t[5] <= 2.0] or [0])}}
 
 
 def load_factor(ctx):
@@ -299,7 +308,8 @@ def load_factor(ctx):
                      "ITL %g ms)" % (factor, seqs, itl),
             "rows": [row("largest |measured mean ITL / formula − 1| over %d load levels"
                          % len(levels), "", [max(errs)], ("<=", 0.05))],
-            "tables": [{"title": "Mean ITL against running requests r; formula ITL × (1 + (F−1)"
+            "tables": [{"title": "Mean ITL against running requests r (r streams at once, all "
+                                 "running since r ≤ --max-num-seqs); formula ITL × (1 + (F−1)"
                                  "(r−1)/(S−1)) (medians of %d runs)" % ctx.runs,
                         "columns": ["r", "measured ms", "formula ms", "relative error"],
                         "rows": table}],

@@ -58,12 +58,20 @@ class Ctx:
         """Keep a command line for the report's 'exact commands'."""
         text = " ".join(a if re.fullmatch(r"[\w@%+=:,./-]+", a) else "'%s'" % a for a in argv)
         text = text.replace(self.build + "/", "$BUILD/").replace(self.work + "/", "$WORK/")
+        text = text.replace(ROOT + "/", "")
         # ports differ every run: name them
         text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", text)
         text = re.sub(r"(--(?:prefill|decode|sidecar|model-server-port|port)) [1-9]\d*",
                       r"\1 $PORT", text)
         if text not in self.commands:
             self.commands.append(text)
+
+    def record_file(self, path, text):
+        """Keep a file the commands use (a wrk script, an nginx config) for the report."""
+        name = path.replace(self.work + "/", "$WORK/")
+        text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", text)
+        self.commands.append("cat > %s <<'EOF'\n%sEOF" % (name, text if text.endswith("\n")
+                                                         else text + "\n"))
 
     def start(self, binary, args, http_threads=None, env=None):
         """A pdsim server on 127.0.0.1:0 (its Proc; .port, .p.pid), with the binary's own
@@ -94,6 +102,11 @@ class Ctx:
                     "http { access_log off; client_body_temp_path %s; proxy_temp_path %s;\n"
                     "server { listen 127.0.0.1:%d;\n%s\n}\n%s\n}\n"
                     % (d, d, port, http_block["server"], http_block.get("http", "")))
+        with open(conf) as f:
+            self.record_file(os.path.join(self.work, "nginx", "nginx.conf"), f.read().replace(d + "/", "$WORK/nginx/")
+                             .replace(d, "$WORK/nginx")
+                             .replace("127.0.0.1:%d;" % port, "127.0.0.1:$PORT;"))
+        self.record(["nginx", "-c", conf.replace(d, os.path.join(self.work, "nginx"))])
         p = subprocess.Popen(["nginx", "-c", conf], stderr=subprocess.DEVNULL)
         self.procs.append(_Popen(p))
         wait_port(port)
@@ -153,6 +166,7 @@ def write_lua(ctx, body, headers=None):
         lines.append('wrk.headers[%s] = %s' % (json.dumps(k), json.dumps(v)))
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
+    ctx.record_file(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -227,9 +241,10 @@ def summary(values):
 
 
 def row(metric_name, unit, values, target=None, reference=None, ref_values=None, ratios=None,
-        note=""):
+        note="", target_on_ratio=True):
     """One table row. target is (op, number) with op '<=' or '>=' and applies to the ratio
-    when ratios are given, otherwise to the median value."""
+    when ratios are given (unless target_on_ratio is False), otherwise to the median
+    value."""
     r = {"metric": metric_name, "unit": unit, "value": summary(values), "note": note}
     if reference:
         r["reference"] = reference
@@ -239,8 +254,9 @@ def row(metric_name, unit, values, target=None, reference=None, ref_values=None,
         r["ratio"] = summary(ratios)
     if target:
         op, t = target
-        v = r["ratio"]["median"] if ratios else r["value"]["median"]
-        r["target"] = "%s %g%s" % ("≥" if op == ">=" else "≤", t, "×" if ratios else " " + unit)
+        on_ratio = bool(ratios) and target_on_ratio
+        v = r["ratio"]["median"] if on_ratio else r["value"]["median"]
+        r["target"] = "%s %g%s" % ("≥" if op == ">=" else "≤", t, "×" if on_ratio else " " + unit)
         r["result"] = "PASS" if (v >= t if op == ">=" else v <= t) else "FAIL"
     return r
 

@@ -43,7 +43,8 @@ static const char *tag_of(enum sim_kvevent_type t)
                                    : "AllBlocksCleared";
 }
 
-/* Upstream's array structs: every field present, nil where unset. */
+/* Upstream's array structs: every field present; the parent is 0 when there is none
+ * (a uint64 in upstream's struct), optional fields are nil when unset. */
 static int pack_array_event(msgpack_packer *pk, const struct sim_kvevent *ev, long block_size)
 {
     int rc;
