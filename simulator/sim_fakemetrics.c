@@ -461,6 +461,10 @@ double sim_fake_gauge_at(const struct sim_fake_gauge *g, int64_t t_ns, bool roun
         v = t_ns % g->period_ns < g->period_ns / 2 ? g->start : g->end;
         break;
     }
+    /* Rounding can step outside [start, end] when the two differ by many orders of
+     * magnitude (5e70 and 10: the halves cancel to 0); the curve never does. */
+    double lo = fmin(g->start, g->end), hi = fmax(g->start, g->end);
+    v = v < lo ? lo : v > hi ? hi : v;
     return round ? trunc(v) : v;
 }
 

@@ -175,6 +175,12 @@ static void test_generators(void **state)
     assert_true(fabs(sim_fake_gauge_at(&osc, S, false) - 10) < 1e-9);
     assert_true(fabs(sim_fake_gauge_at(&osc, 3 * S, false) - 0) < 1e-9);
     assert_true(sim_fake_gauge_at(&osc, S / 2, true) == 8); /* 8.53 truncated, as upstream */
+    /* bounds far apart: float rounding must not leave [start, end] (a fuzz find) */
+    const struct sim_fake_gauge wide = {SIM_FAKE_OSCILLATE, 0, 5.3e70, 10, 4 * S};
+    for (int64_t t = 0; t < 8 * S; t += S / 4) {
+        double v = sim_fake_gauge_at(&wide, t, true);
+        assert_true(v >= 10 && v <= 5.3e70);
+    }
     const struct sim_fake_gauge ramp = {SIM_FAKE_RAMP, 0, 10, 0, 5 * S};
     assert_true(sim_fake_gauge_at(&ramp, 0, false) == 10);
     assert_true(sim_fake_gauge_at(&ramp, 2 * S, false) == 6);
