@@ -62,9 +62,10 @@ def sizing(benches):
                                              1000 / s["cpu_s_per_1000_tokens"]))
         if s.get("fidelity_streams"):
             line += (" Timing stays faithful (p99 ITL error ≤ 2 ms) up to %d concurrent streams "
-                     "at 20 ms ITL (%d tokens/s in steady state) on these 2 cores; past that the "
-                     "per-token wake-ups of thousands of threads saturate them and the error "
-                     "grows (fidelity table). Size pods by that figure, not by the CPU one."
+                     "at 20 ms ITL (%d tokens/s in steady state) on these 2 cores, shared with the "
+                     "load generator; past that the error grows (fidelity table), steeply from "
+                     "1,000 streams, where a thread per stream saturates them. Size pods by "
+                     "that figure, not by the CPU one."
                      % (s["fidelity_streams"], s["fidelity_streams"] * 50))
         lines.append(line)
     if "rss_kib_per_stream" in s:
