@@ -193,9 +193,11 @@ class SeedScenarioTest(unittest.TestCase):
         self.assertEqual((st["prefill"]["summary"], st["decode"]["summary"]), ("1/1", "1/1"))
         dport = int(st["endpoint"].split(":")[1])
         pport = int(st["prefillEndpoint"].split(":")[1])
-        # The table is printed on start and on every change.
-        self.assertIn("PREFILL-ENDPOINT", "\n".join(run.out))
-        self.assertTrue(any(l.startswith("vllm-sim ") and " Ready " in l for l in run.out))
+        # The table is printed on start and on every change, just before the status file
+        # is written; the thread reading stdout may not have caught up yet.
+        out = eventually(lambda: list(run.out),
+                         lambda o: any(l.startswith("vllm-sim ") and " Ready " in l for l in o), 10)
+        self.assertIn("PREFILL-ENDPOINT", "\n".join(out))
         # The seed's curl: header with localhost:PORT of the prefill address.
         t0 = time.monotonic()
         status, body = http_json(dport, "POST", "/v1/chat/completions", SEED_BODY,
