@@ -3,35 +3,21 @@
 // Run: node --test sim_embeddings.test.mjs   (PDSIM_SIMULATOR = path to the binary)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import readline from 'node:readline';
 import OpenAI from 'openai';
+import { startSimulator, stopSimulator } from './sim_process.mjs';
 
-const BIN = process.env.PDSIM_SIMULATOR ?? 'build/simulator/pdsim-simulator';
 const MODEL = 'text-embedding-3-small';
 let sim;
 let client;
 
 before(async () => {
-  sim = spawn(BIN, ['--host', '127.0.0.1', '--port', '0', '--http-threads', '16', '--model', MODEL],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no listening line')), 15000);
-    readline.createInterface({ input: sim.stderr }).on('line', (line) => {
-      try {
-        const j = JSON.parse(line);
-        if (j.msg === 'listening') { clearTimeout(timer); resolve(j.port); }
-      } catch { /* not JSON */ }
-    });
-    sim.on('exit', (code) => reject(new Error(`simulator exited ${code}`)));
-  });
+  let port;
+  ({ proc: sim, port } = await startSimulator(['--http-threads', '16', '--model', MODEL]));
   client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 
 after(async () => {
-  const exited = new Promise((resolve) => sim.on('exit', (code) => resolve(code)));
-  sim.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  assert.equal(await stopSimulator(sim), 0);
 });
 
 test('the client default (base64) decodes to the float encoding', async () => {
