@@ -35,6 +35,7 @@ static void set_defaults(struct sim_config *c)
     c->v = 2;
     c->failure_types = (1u << SIM_FAIL_N) - 1;
     c->http_threads = 2048;
+    c->stream_threads = 1;
     c->http_request_timeout = 60000000000LL;
     c->max_tool_int = 100;
     c->max_tool_num = 100;

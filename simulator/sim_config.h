@@ -92,6 +92,7 @@ struct sim_config {
     double global_cache_hit_threshold; /* 0..1; 0: off */
     /* pdsim extensions */
     long http_threads;
+    long stream_threads;          /* the stream pump's threads */
     int64_t http_request_timeout; /* ns: civetweb request_timeout_ms */
     int64_t shutdown_timeout;
 };

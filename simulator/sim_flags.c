@@ -147,6 +147,9 @@ const struct flagdef sim_flags[] = {
      "the opposite of --enable-sleep-mode"},
     {"http-threads", F_INT, OFF(http_threads), 16, 65536, "2048",
      "HTTP worker threads = concurrent connections (pdsim extension)"},
+    {"stream-threads", F_INT, OFF(stream_threads), 1, 256, "1",
+     "threads that time and send the tokens of every plain-HTTP request, each about 50k "
+     "tokens/s on one core; TLS connections send from their own worker (pdsim extension)"},
     {"http-request-timeout", F_DUR, OFF(http_request_timeout), 0, 0, "60s",
      "a client must send a request's headers within this time, and each read or write of the "
      "connection must progress within it; a stalled client is then dropped (pdsim extension)"},

@@ -4,7 +4,8 @@
  * (parse, hooks, checks, choices, admission), sim_generate.c (the timed loop)
  * and sim_gen_respond.c (the answers). Private to those files: not an API.
  * A gen_req lives on its civetweb worker's stack; nothing here is shared
- * between threads except through the scheduler.
+ * between threads except through the scheduler, and with the stream pump,
+ * which runs the timed loop while the worker waits in pump_run.
  */
 #ifndef PDSIM_SIM_GEN_H
 #define PDSIM_SIM_GEN_H
@@ -12,6 +13,7 @@
 #include "simulator/sim_internal.h"
 
 #include "common/buf.h"
+#include "common/pump.h"
 #include "simulator/sim_kvreq.h"
 #include "simulator/sim_resp_api.h"
 #include "simulator/sim_rng.h"
@@ -57,8 +59,9 @@ struct gen_req {
     int evfd, sockfd;
     struct buf out;
     char *kv_params;
-    struct sim_kvreq kv; /* the prompts' KV blocks (--enable-kvcache) */
-    bool kv_full;        /* a choice found no room in the KV cache: 500 */
+    struct sim_kvreq kv;   /* the prompts' KV blocks (--enable-kvcache) */
+    bool kv_full;          /* a choice found no room in the KV cache: 500 */
+    struct pump_task task; /* the timed loop, when the stream pump runs it */
 };
 
 /* run()'s answer when a choice found no room in the KV cache. */

@@ -13,6 +13,7 @@
 #include "common/connfd.h"
 #include "common/httpd.h"
 #include "common/log.h"
+#include "common/pump.h"
 #include "common/xalloc.h"
 #include "simulator/sim_dataset.h"
 #include "simulator/sim_hooks.h"
@@ -28,6 +29,7 @@
 
 #include <civetweb.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,43 +162,118 @@ int gen_flush_out(struct gen_req *g)
     return rc;
 }
 
-/* Returns 0 when every choice finished, or the connfd_wake that ended it. */
-static int run(struct gen_req *g)
+#define STEP_MORE (-1)
+
+/* One pass: start the choices that got their slot, buffer every token that is
+ * due at now. Returns 0 when every choice finished, RUN_KV_FULL, or STEP_MORE
+ * with the earliest next deadline in *earliest (*timed false: none is timed,
+ * the choices left wait for a slot). */
+static int step(struct gen_req *g, const struct timespec *now, struct timespec *earliest,
+                bool *timed)
+{
+    bool pending = false;
+    *timed = false;
+    for (size_t i = 0; i < g->nch; i++) {
+        struct gen_choice *c = &g->ch[i];
+        if (c->done)
+            continue;
+        if (atomic_load(&c->item.state) != SIM_ITEM_RUNNING) {
+            pending = true;
+            continue;
+        }
+        advance(g, c, now);
+        if (g->kv_full)
+            return RUN_KV_FULL;
+        if (c->done)
+            continue;
+        pending = true;
+        if (!*timed || gen_ts_le(&c->next, earliest)) {
+            *earliest = c->next;
+            *timed = true;
+        }
+    }
+    return pending ? STEP_MORE : 0;
+}
+
+/* A pass on this thread: step, then send what is due. Returns step's answer
+ * or CONNFD_GONE. */
+static int pass_here(struct gen_req *g, struct timespec *earliest, bool *timed)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int r = step(g, &now, earliest, timed);
+    if (r == RUN_KV_FULL)
+        return r;
+    if (gen_flush_out(g) < 0)
+        return CONNFD_GONE;
+    return r;
+}
+
+/* The loop on this thread, for a connection the pump cannot serve (TLS).
+ * Returns 0 when every choice finished, RUN_KV_FULL, or the connfd_wake that
+ * ended it. */
+static int run_here(struct gen_req *g)
 {
     for (;;) {
-        struct timespec now, earliest = {0, 0};
-        bool any = false, pending = false;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        for (size_t i = 0; i < g->nch; i++) {
-            struct gen_choice *c = &g->ch[i];
-            if (c->done)
-                continue;
-            pending = true;
-            if (atomic_load(&c->item.state) != SIM_ITEM_RUNNING)
-                continue;
-            advance(g, c, &now);
-            if (g->kv_full)
-                return RUN_KV_FULL;
-            if (!c->done && (!any || gen_ts_le(&c->next, &earliest))) {
-                earliest = c->next;
-                any = true;
-            }
-        }
-        if (gen_flush_out(g) < 0)
-            return CONNFD_GONE;
-        if (!pending)
-            return 0;
-        pending = false;
-        for (size_t i = 0; i < g->nch; i++)
-            pending = pending || !g->ch[i].done;
-        if (!pending)
-            return 0;
+        struct timespec earliest = {0, 0};
+        bool timed;
+        int r = pass_here(g, &earliest, &timed);
+        if (r != STEP_MORE)
+            return r;
         if (g->sockfd == -2) /* looked up only when there is a wait: a syscall */
             g->sockfd = connfd_current(g->c);
-        enum connfd_wake w = connfd_wait(g->sockfd, g->evfd, g->s->abortfd, any ? &earliest : NULL);
+        enum connfd_wake w =
+            connfd_wait(g->sockfd, g->evfd, g->s->abortfd, timed ? &earliest : NULL);
         if (w == CONNFD_GONE || w == CONNFD_ABORT)
             return (int)w;
     }
+}
+
+static enum pump_next pump_step(struct pump_task *t, const struct timespec *now,
+                                struct timespec *next)
+{
+    struct gen_req *g = (struct gen_req *)((char *)t - offsetof(struct gen_req, task));
+    bool timed;
+    int r = step(g, now, next, &timed);
+    if (r != STEP_MORE) {
+        t->result = r;
+        return PUMP_END;
+    }
+    return timed ? PUMP_AT : PUMP_WAIT;
+}
+
+/* The timed loop: on the server's stream pump when the connection is plain
+ * HTTP (one thread wakes for every stream's tokens), else on this thread.
+ * Returns 0 when every choice finished, RUN_KV_FULL, or the connfd_wake that
+ * ended it. */
+static int run(struct gen_req *g)
+{
+    /* The first pass here: a request with nothing to wait for (no latency
+     * configured) never leaves this thread. */
+    struct timespec earliest;
+    bool timed;
+    int r = pass_here(g, &earliest, &timed);
+    if (r != STEP_MORE)
+        return r;
+    const struct mg_request_info *ri = mg_get_request_info(g->c);
+    if (!g->s->pump || ri->is_ssl)
+        return run_here(g);
+    if (g->sockfd == -2)
+        g->sockfd = connfd_current(g->c);
+    if (g->sockfd < 0)
+        return run_here(g);
+    g->task.sockfd = g->sockfd;
+    g->task.evfd = g->evfd;
+    g->task.step = pump_step;
+    g->task.out = &g->out;
+    r = pump_run(g->s->pump, &g->task);
+    if (r == PUMP_GONE)
+        return CONNFD_GONE;
+    if (r == PUMP_ABORT)
+        return CONNFD_ABORT;
+    if (r == PUMP_REFUSED)
+        return run_here(g);
+    return r;
 }
 
 /* The choices that got a slot at admission take their KV blocks before any

@@ -36,6 +36,8 @@ struct sim_runtime {
     struct sim_runtime *prev;
 };
 
+struct pump;
+
 struct sim_server {
     const struct sim_config *cfg;
     struct mg_context *ctx;
@@ -57,7 +59,8 @@ struct sim_server {
     struct timespec started; /* CLOCK_MONOTONIC, for --startup-duration */
     _Atomic long inflight;
     _Atomic unsigned long long req_counter;
-    int abortfd; /* eventfd; readable once sim_server_abort ran */
+    int abortfd;       /* eventfd; readable once sim_server_abort ran */
+    struct pump *pump; /* runs the timed loop of every plain-HTTP request */
 };
 
 /* The body of a control request (LoRA, /admin/config), at most 1 MB, into

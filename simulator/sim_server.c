@@ -5,6 +5,7 @@
 #include "common/httpd.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/pump.h"
 #include "common/tls.h"
 #include "common/tls_reload.h"
 #include "common/xalloc.h"
@@ -532,6 +533,13 @@ struct sim_server *sim_server_start(const struct sim_config *cfg, const struct s
         sim_server_stop(s);
         return NULL;
     }
+    if (s->abortfd < 0 || !(s->pump = pump_start((int)cfg->stream_threads, s->abortfd,
+                                                 cfg->http_request_timeout, err, errlen))) {
+        if (s->abortfd < 0)
+            snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        sim_server_stop(s);
+        return NULL;
+    }
     struct httpd_opts o = {.host = cfg->host,
                            .port = (int)port,
                            .threads = rank_threads(cfg, dp),
@@ -591,6 +599,7 @@ void sim_server_stop(struct sim_server *s)
         sim_server_abort(s);
         httpd_stop(s->ctx);
     }
+    pump_stop(s->pump);     /* after httpd_stop: no handler waits on it any more */
     sim_kvrank_stop(s->kv); /* after httpd_stop: no request holds blocks any more */
     sim_sched_free(s->sched);
     sim_metrics_free(s->metrics);
