@@ -244,6 +244,44 @@ class AbuseTest(unittest.TestCase):
             self.assertEqual(slow.stop(), 0)
 
 
+class StalledReaderTest(unittest.TestCase):
+    def test_a_client_that_stops_reading_holds_back_only_itself(self):
+        """The stream pump sends every plain-HTTP stream from one thread without blocking:
+        a client that stops reading must not delay the others, and is dropped after
+        --http-request-timeout (1 s here), freeing its slot."""
+        sim = Servers.sim("--inter-token-latency", "1us", "--max-model-len", "300000")
+        try:
+            body = json.dumps(chat(max_tokens=200000, ignore_eos=True, stream=True)).encode()
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(10)
+            s.connect(("127.0.0.1", sim.port))
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                      b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            self.assertIn(b"200", s.recv(4096).split(b"\r\n")[0])
+            t_stop = time.monotonic()  # from here on nobody reads s
+
+            def running(n):
+                return ("vllm:num_requests_running{model_name=\"m\"} %d" % n) in \
+                    sim.request("GET", "/metrics")[2].decode()
+            time.sleep(0.3)
+            self.assertTrue(running(1))  # stalled, not finished: 200,000 tokens are many MB
+            for _ in range(3):  # meanwhile other streams run on time
+                t0 = time.monotonic()
+                st, _, events, _ = collect_stream(sim.port, CHAT,
+                                                  chat(max_tokens=50, stream=True))
+                self.assertEqual(st, 200)
+                self.assertEqual(events[-1][1], "[DONE]")
+                self.assertLess(time.monotonic() - t0, 0.9)
+            self.assertTrue(eventually(lambda: running(0)))  # dropped, its slot freed
+            self.assertGreater(time.monotonic() - t_stop, 0.9)  # not before the timeout
+            s.close()
+            st, j = http_json(sim.port, "POST", CHAT, chat(max_tokens=2))
+            self.assertEqual(st, 200, j)
+        finally:
+            self.assertEqual(sim.stop(), 0)
+
+
 class FaultTest(unittest.TestCase):
     def test_sigterm_during_100_streams(self):
         # drain: 50 tokens (1 s) each finish; timeout: 500 tokens (10 s) each cut short
