@@ -245,3 +245,37 @@ void sim_req_ext_set(cJSON *obj, const char *key, cJSON *item)
     else
         cJSON_AddItemToObject(obj, key, item);
 }
+
+int sim_req_ext_tools(struct sim_request *req, sim_tool_convert_fn convert, char *err,
+                      size_t errlen, const char **param)
+{
+    const cJSON *tools, *t;
+    *param = "tools";
+    if (json_opt_array(req->root, "tools", &tools, err, errlen) < 0)
+        return 400;
+    if (!tools)
+        return 0;
+    cJSON *out = cJSON_CreateArray();
+    long i = 0;
+    cJSON_ArrayForEach(t, tools)
+    {
+        cJSON *c = convert(t, i++, err, errlen);
+        if (!c) {
+            cJSON_Delete(out);
+            return 400;
+        }
+        cJSON_AddItemToArray(out, c);
+    }
+    sim_req_ext_set(req->root, "tools", out);
+    req->tools = out;
+    return 0;
+}
+
+void sim_req_ext_named_choice(struct sim_request *req, const char *name)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "type", "function");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(out, "function"), "name", name);
+    sim_req_ext_set(req->root, "tool_choice", out);
+    req->tool_choice = out;
+}

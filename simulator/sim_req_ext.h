@@ -65,4 +65,13 @@ void sim_flat_release(struct sim_flat *f);
 /* Put item under key in obj, replacing what is there (obj owns item). */
 void sim_req_ext_set(cJSON *obj, const char *key, cJSON *item);
 
+/* Convert one of an API's tools (tools[i]) to the chat shape, or NULL with err set. */
+typedef cJSON *(*sim_tool_convert_fn)(const cJSON *t, long i, char *err, size_t errlen);
+/* The request's optional "tools" array, each converted to the chat shape, in
+ * req->root and req->tools. Returns 0, or 400 with err and *param set. */
+int sim_req_ext_tools(struct sim_request *req, sim_tool_convert_fn convert, char *err,
+                      size_t errlen, const char **param);
+/* tool_choice naming one function, in the chat shape, in req->root and req->tool_choice. */
+void sim_req_ext_named_choice(struct sim_request *req, const char *name);
+
 #endif

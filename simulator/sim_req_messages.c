@@ -192,47 +192,30 @@ static int parse_prompt(struct sim_request *req, char *err, size_t errlen, const
     return sim_flat_finish(&f, req, "messages", err, errlen);
 }
 
-/* Anthropic tools in the chat shape: input_schema becomes the parameters. */
-static int parse_tools(struct sim_request *req, char *err, size_t errlen, const char **param)
+/* An Anthropic tool in the chat shape: input_schema becomes the parameters. */
+static cJSON *chat_tool(const cJSON *t, long i, char *err, size_t errlen)
 {
-    const cJSON *tools, *t;
-    *param = "tools";
-    if (json_opt_array(req->root, "tools", &tools, err, errlen) < 0)
-        return 400;
-    if (!tools)
-        return 0;
-    cJSON *out = cJSON_CreateArray();
-    long i = 0;
-    cJSON_ArrayForEach(t, tools)
-    {
-        const char *type = str_of(t, "type"), *name = str_of(t, "name");
-        if (!cJSON_IsObject(t) || !name ||
-            (cJSON_GetObjectItemCaseSensitive(t, "type") && (!type || strcmp(type, "custom")))) {
-            if (cJSON_IsObject(t) && name)
-                snprintf(err, errlen, "unsupported tool type \"%.80s\" in tools[%ld]",
-                         type ? type : "(not a string)", i);
-            else
-                snprintf(err, errlen, "field 'tools[%ld]' must be an object with a string 'name'",
-                         i);
-            cJSON_Delete(out);
-            return 400;
-        }
-        cJSON *c = cJSON_CreateObject(), *fn;
-        cJSON_AddStringToObject(c, "type", "function");
-        fn = cJSON_AddObjectToObject(c, "function");
-        cJSON_AddStringToObject(fn, "name", name);
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(t, "description");
-        const cJSON *schema = cJSON_GetObjectItemCaseSensitive(t, "input_schema");
-        if (d)
-            cJSON_AddItemToObject(fn, "description", cJSON_Duplicate(d, true));
-        if (schema)
-            cJSON_AddItemToObject(fn, "parameters", cJSON_Duplicate(schema, true));
-        cJSON_AddItemToArray(out, c);
-        i++;
+    const char *type = str_of(t, "type"), *name = str_of(t, "name");
+    if (!cJSON_IsObject(t) || !name ||
+        (cJSON_GetObjectItemCaseSensitive(t, "type") && (!type || strcmp(type, "custom")))) {
+        if (cJSON_IsObject(t) && name)
+            snprintf(err, errlen, "unsupported tool type \"%.80s\" in tools[%ld]",
+                     type ? type : "(not a string)", i);
+        else
+            snprintf(err, errlen, "field 'tools[%ld]' must be an object with a string 'name'", i);
+        return NULL;
     }
-    sim_req_ext_set(req->root, "tools", out);
-    req->tools = out;
-    return 0;
+    cJSON *c = cJSON_CreateObject(), *fn;
+    cJSON_AddStringToObject(c, "type", "function");
+    fn = cJSON_AddObjectToObject(c, "function");
+    cJSON_AddStringToObject(fn, "name", name);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(t, "description");
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(t, "input_schema");
+    if (d)
+        cJSON_AddItemToObject(fn, "description", cJSON_Duplicate(d, true));
+    if (schema)
+        cJSON_AddItemToObject(fn, "parameters", cJSON_Duplicate(schema, true));
+    return c;
 }
 
 /* {"type":"auto"|"any"|"none"} or {"type":"tool","name":N}, as chat's
@@ -257,9 +240,8 @@ static int parse_tool_choice(struct sim_request *req, char *err, size_t errlen, 
             snprintf(err, errlen, "tool_choice of type 'tool' requires a non-empty 'name'");
             return 400;
         }
-        out = cJSON_CreateObject();
-        cJSON_AddStringToObject(out, "type", "function");
-        cJSON_AddStringToObject(cJSON_AddObjectToObject(out, "function"), "name", name);
+        sim_req_ext_named_choice(req, name);
+        return 0;
     } else {
         snprintf(err, errlen, "tool_choice type \"%.80s\" is not one of auto, any, tool, none",
                  type);
@@ -284,7 +266,7 @@ int sim_req_messages_parse(struct sim_request *req, char *err, size_t errlen, co
         req->max_tokens = (long)v;
         req->max_given = true;
     }
-    rc = parse_tools(req, err, errlen, param);
+    rc = sim_req_ext_tools(req, chat_tool, err, errlen, param);
     rc = rc ? rc : parse_tool_choice(req, err, errlen, param);
     rc = rc ? rc : parse_prompt(req, err, errlen, param);
     if (rc == 0)

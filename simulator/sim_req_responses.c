@@ -263,31 +263,6 @@ static cJSON *chat_tool(const cJSON *t, long i, char *err, size_t errlen)
     return out;
 }
 
-static int parse_tools(struct sim_request *req, char *err, size_t errlen, const char **param)
-{
-    const cJSON *tools;
-    *param = "tools";
-    if (json_opt_array(req->root, "tools", &tools, err, errlen) < 0)
-        return 400;
-    if (!tools)
-        return 0;
-    cJSON *out = cJSON_CreateArray();
-    long i = 0;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, tools)
-    {
-        cJSON *c = chat_tool(t, i++, err, errlen);
-        if (!c) {
-            cJSON_Delete(out);
-            return 400;
-        }
-        cJSON_AddItemToArray(out, c);
-    }
-    sim_req_ext_set(req->root, "tools", out);
-    req->tools = out;
-    return 0;
-}
-
 /* "none", "auto", "required" (checked by sim_tools), or {"type":"function",
  * "name":N} (also with the chat shape's "function":{"name":N}). */
 static int parse_tool_choice(struct sim_request *req, char *err, size_t errlen, const char **param)
@@ -319,11 +294,7 @@ static int parse_tool_choice(struct sim_request *req, char *err, size_t errlen, 
         snprintf(err, errlen, "tool_choice of type \"function\" needs a string 'name'");
         return 400;
     }
-    cJSON *out = cJSON_CreateObject();
-    cJSON_AddStringToObject(out, "type", "function");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(out, "function"), "name", name);
-    sim_req_ext_set(req->root, "tool_choice", out);
-    req->tool_choice = out;
+    sim_req_ext_named_choice(req, name);
     return 0;
 }
 
@@ -346,7 +317,7 @@ int sim_req_responses_parse(struct sim_request *req, char *err, size_t errlen, c
         req->max_tokens = (long)v;
         req->max_given = true;
     }
-    rc = parse_tools(req, err, errlen, param);
+    rc = sim_req_ext_tools(req, chat_tool, err, errlen, param);
     rc = rc ? rc : parse_tool_choice(req, err, errlen, param);
     rc = rc ? rc : parse_input(req, err, errlen, param);
     if (rc == 0)
