@@ -192,10 +192,18 @@ static void end_task(struct pump_loop *p, struct pump_task *t, int result)
 
 static void abort_all(struct pump_loop *p)
 {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
     p->aborted = true;
     for (struct pump_task *t = p->live, *nx; t; t = nx) {
         nx = t->next_live;
         end_task(p, t, PUMP_ABORT);
+        if (!t->finished && p->stall_ns > 1000000000LL) {
+            /* shutting down: a pending chunk gets at most 1 s to drain */
+            struct timespec limit = now;
+            ts_add(&limit, 1000000000LL);
+            heap_put(p, t, &limit);
+        }
     }
 }
 
@@ -353,7 +361,10 @@ static void on_event(struct pump_loop *p, const struct epoll_event *e, const str
         return;
     }
     if (e->events & EPOLLOUT) {
+        size_t before = t->pend_off;
         int rc = send_pending(t);
+        if (rc == 0 && t->pend_off > before) /* progress: the stall limit starts again */
+            stall(p, t, now);
         if (rc < 0) {
             buf_reset(&t->pend);
             t->ending = 0;
