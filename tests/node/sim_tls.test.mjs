@@ -3,15 +3,14 @@
 // Run: node --test sim_tls.test.mjs   (PDSIM_SIMULATOR = the binary)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
-import readline from 'node:readline';
 import OpenAI from 'openai';
+import { startSimulator, stopSimulator } from './sim_process.mjs';
 
-const SIM = process.env.PDSIM_SIMULATOR ?? 'build/simulator/pdsim-simulator';
 const dir = mkdtempSync(join(tmpdir(), 'pdsim-tls-'));
 let proc;
 let port;
@@ -28,24 +27,12 @@ before(async () => {
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
   openssl('x509', '-req', '-in', 'tls.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key',
     '-CAcreateserial', '-out', 'tls.crt', '-days', '2', '-extfile', 'ext.cnf');
-  proc = spawn(SIM, ['--host', '127.0.0.1', '--port', '0', '--model', 'm', '--mode', 'echo',
-    '--ssl-certfile', join(dir, 'tls.crt'), '--ssl-keyfile', join(dir, 'tls.key')],
-  { stdio: ['ignore', 'ignore', 'pipe'] });
-  port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no listening line')), 15000);
-    readline.createInterface({ input: proc.stderr }).on('line', (line) => {
-      try {
-        const j = JSON.parse(line);
-        if (j.msg === 'listening') { clearTimeout(timer); resolve(j.port); }
-      } catch { /* not JSON */ }
-    });
-  });
+  ({ proc, port } = await startSimulator(['--model', 'm', '--mode', 'echo',
+    '--ssl-certfile', join(dir, 'tls.crt'), '--ssl-keyfile', join(dir, 'tls.key')]));
 });
 
 after(async () => {
-  const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
-  proc.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  assert.equal(await stopSimulator(proc), 0);
   rmSync(dir, { recursive: true, force: true });
 });
 
